@@ -1,0 +1,12 @@
+// A node:test reporter that prints only the closing line "N passed, N failed[, N skipped]".
+export default async function* summary(source) {
+  let passed = 0, failed = 0, skipped = 0;
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    if (event.data.details?.type === 'suite') continue;
+    if (event.data.skip || event.data.todo) skipped++;
+    else if (event.type === 'test:pass') passed++;
+    else failed++;
+  }
+  yield `\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`;
+}
