@@ -1,0 +1,276 @@
+/**
+ * Layer vocabulary for the network builders, on top of GraphBuilder. This is the one place where the
+ * precision policy lives (torch.autocast-like):
+ *  - MatMul / Gemm / Conv / ConvTranspose (the "autocast ops") run in the compute precision; in fp16 their
+ *    weights are stored as fp16 initializers and their activations are cast in and back out;
+ *  - everything else (norm statistics, softmax, exp/log/pow, reductions, embeddings, elementwise glue)
+ *    stays fp32, as do the graph inputs and outputs.
+ * Cast pairs that would undo each other between two autocast ops are elided by GraphBuilder.cast().
+ */
+import { type Tensor, numel, tensor, toFloat32 } from '../tensor.ts';
+import { type Attr, type ElemType, type GraphBuilder, type Value } from './graph.ts';
+
+export type Precision = 'fp32' | 'fp16';
+
+/** Op types that run in the compute precision under the fp16 policy. */
+export const AUTOCAST_OPS: ReadonlySet<string> = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
+
+export interface ConvOptions {
+  stride?: number | readonly number[];
+  padding?: number | readonly number[];
+  dilation?: number | readonly number[];
+  groups?: number;
+}
+
+export class Nn {
+  constructor(readonly g: GraphBuilder, readonly precision: Precision = 'fp32') {}
+
+  get computeType(): 'float32' | 'float16' { return this.precision === 'fp16' ? 'float16' : 'float32'; }
+
+  scope<T>(name: string | number, fn: () => T): T { return this.g.scope(name, fn); }
+
+  // ---- constants & casts ---------------------------------------------------------------------------
+
+  scalar(v: number, like: Value | ElemType = 'float32'): Value { return this.g.scalar(v, like); }
+  ints(v: readonly number[]): Value { return this.g.ints(v); }
+  cast(x: Value, to: ElemType): Value { return this.g.cast(x, to); }
+  f32(x: Value): Value { return this.g.cast(x, 'float32'); }
+
+  /** Stores a float weight for an autocast op (fp16 under the fp16 policy). */
+  computeWeight(name: string, t: Tensor): Value { return this.g.weight(name, t, this.computeType); }
+  /** Stores a float weight that always stays fp32 (norm scales, embeddings, biases added in fp32). */
+  weight(name: string, t: Tensor): Value { return this.g.weight(name, t, 'float32'); }
+
+  // ---- elementwise (fp32 glue) ---------------------------------------------------------------------
+
+  add(a: Value, b: Value): Value { return this.g.op('Add', [a, b]); }
+  sub(a: Value, b: Value): Value { return this.g.op('Sub', [a, b]); }
+  mul(a: Value, b: Value): Value { return this.g.op('Mul', [a, b]); }
+  div(a: Value, b: Value): Value { return this.g.op('Div', [a, b]); }
+  pow(a: Value, b: Value): Value { return this.g.op('Pow', [a, b]); }
+  neg(x: Value): Value { return this.g.op('Neg', [x]); }
+  abs(x: Value): Value { return this.g.op('Abs', [x]); }
+  sqrt(x: Value): Value { return this.g.op('Sqrt', [x]); }
+  reciprocal(x: Value): Value { return this.g.op('Reciprocal', [x]); }
+  exp(x: Value): Value { return this.g.op('Exp', [this.f32(x)]); }
+  log(x: Value): Value { return this.g.op('Log', [this.f32(x)]); }
+  sin(x: Value): Value { return this.g.op('Sin', [x]); }
+  cos(x: Value): Value { return this.g.op('Cos', [x]); }
+  tanh(x: Value): Value { return this.g.op('Tanh', [x]); }
+  sigmoid(x: Value): Value { return this.g.op('Sigmoid', [x]); }
+  relu(x: Value): Value { return this.g.op('Relu', [x]); }
+  erf(x: Value): Value { return this.g.op('Erf', [x]); }
+  floor(x: Value): Value { return this.g.op('Floor', [x]); }
+  leakyRelu(x: Value, slope: number): Value { return this.g.op('LeakyRelu', [x], { alpha: { f: slope } }); }
+  elu(x: Value, alpha = 1): Value { return this.g.op('Elu', [x], { alpha: { f: alpha } }); }
+  softplus(x: Value): Value { return this.g.op('Softplus', [x]); }
+  /** x * sigmoid(x) (torch SiLU); ORT fuses the pair. */
+  silu(x: Value): Value { return this.mul(x, this.sigmoid(x)); }
+  /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)); ORT fuses this pattern into its Gelu kernel. */
+  gelu(x: Value): Value {
+    const inner = this.erf(this.div(x, this.scalar(Math.SQRT2, x)));
+    return this.mul(this.mul(x, this.scalar(0.5, x)), this.add(inner, this.scalar(1, x)));
+  }
+  /** Mish, x tanh(softplus(x)). */
+  mish(x: Value): Value { return this.mul(x, this.tanh(this.softplus(x))); }
+  clip(x: Value, min?: number, max?: number): Value {
+    return this.g.op('Clip', [x, min === undefined ? null : this.scalar(min, x), max === undefined ? null : this.scalar(max, x)]);
+  }
+  where(cond: Value, a: Value, b: Value): Value { return this.g.op('Where', [cond, a, b], {}, { dtype: a.dtype }); }
+  less(a: Value, b: Value): Value { return this.g.op('Less', [a, b], {}, { dtype: 'bool' }); }
+  greater(a: Value, b: Value): Value { return this.g.op('Greater', [a, b], {}, { dtype: 'bool' }); }
+  equal(a: Value, b: Value): Value { return this.g.op('Equal', [a, b], {}, { dtype: 'bool' }); }
+
+  // ---- shapes --------------------------------------------------------------------------------------
+
+  shape(x: Value, start?: number, end?: number): Value {
+    const attrs: Record<string, Attr> = {};
+    if (start !== undefined) attrs.start = start;
+    if (end !== undefined) attrs.end = end;
+    return this.g.op('Shape', [x], attrs, { dtype: 'int64' });
+  }
+  /** Dimension `axis` of x as a 1-element int64 tensor. */
+  dim(x: Value, axis: number): Value { return this.shape(x, axis, axis === -1 ? undefined : axis + 1); }
+  reshape(x: Value, shape: readonly number[] | Value): Value {
+    return this.g.op('Reshape', [x, Array.isArray(shape) ? this.ints(shape as number[]) : (shape as Value)]);
+  }
+  transpose(x: Value, perm: readonly number[]): Value { return this.g.op('Transpose', [x], { perm }); }
+  concat(xs: readonly Value[], axis: number): Value {
+    return xs.length === 1 ? xs[0] : this.g.op('Concat', xs, { axis });
+  }
+  unsqueeze(x: Value, axes: readonly number[]): Value { return this.g.op('Unsqueeze', [x, this.ints(axes)]); }
+  squeeze(x: Value, axes: readonly number[]): Value { return this.g.op('Squeeze', [x, this.ints(axes)]); }
+  slice(x: Value, starts: readonly number[] | Value, ends: readonly number[] | Value, axes: readonly number[], steps?: readonly number[]): Value {
+    const s = Array.isArray(starts) ? this.ints(starts as number[]) : (starts as Value);
+    const e = Array.isArray(ends) ? this.ints(ends as number[]) : (ends as Value);
+    return this.g.op('Slice', [x, s, e, this.ints(axes), steps ? this.ints(steps) : null]);
+  }
+  /** Splits along `axis` into pieces of the given sizes. */
+  split(x: Value, sizes: readonly number[], axis: number): Value[] {
+    return this.g.node('Split', [x, this.ints(sizes)], { axis }, { outputs: sizes.length });
+  }
+  gather(x: Value, indices: Value, axis = 0): Value { return this.g.op('Gather', [x, indices], { axis }, { dtype: x.dtype }); }
+  expand(x: Value, shape: Value): Value { return this.g.op('Expand', [x, shape]); }
+  tile(x: Value, repeats: Value): Value { return this.g.op('Tile', [x, repeats]); }
+  pad(x: Value, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge' = 'constant', value = 0): Value {
+    const inputs = [x, this.ints(pads)];
+    if (mode === 'constant' && value !== 0) inputs.push(this.scalar(value, x));
+    return this.g.op('Pad', inputs, { mode });
+  }
+  /** int64 range [start, limit) with step, from 0-d int64 tensors. */
+  range(start: Value, limit: Value, delta: Value): Value { return this.g.op('Range', [start, limit, delta]); }
+
+  // ---- reductions & normalisation (fp32) -------------------------------------------------------------
+
+  reduceMean(x: Value, axes: readonly number[], keepdims = true): Value {
+    return this.g.op('ReduceMean', [this.f32(x)], { axes, keepdims: keepdims ? 1 : 0 });
+  }
+  reduceSum(x: Value, axes: readonly number[], keepdims = true): Value {
+    return this.g.op('ReduceSum', [this.f32(x), this.ints(axes)], { keepdims: keepdims ? 1 : 0 });
+  }
+  reduceMax(x: Value, axes: readonly number[], keepdims = true): Value {
+    return this.g.op('ReduceMax', [x], { axes, keepdims: keepdims ? 1 : 0 });
+  }
+  softmax(x: Value, axis = -1): Value { return this.g.op('Softmax', [this.f32(x)], { axis }); }
+
+  /** LayerNormalization over the last axis; scale/bias optional (elementwise_affine=False). */
+  layerNorm(x: Value, eps: number, scale?: Tensor, bias?: Tensor, names: [string, string] = ['weight', 'bias']): Value {
+    const hidden = scale?.shape[0] ?? bias?.shape[0];
+    let s: Value;
+    if (scale) s = this.weight(names[0], scale);
+    else if (hidden !== undefined) s = this.g.constant(new Array(hidden).fill(1), 'float32', [hidden]);
+    else return this.layerNormNoAffine(x, eps);
+    const b = bias ? this.weight(names[1], bias) : null;
+    return this.g.op('LayerNormalization', [this.f32(x), s, b], { axis: -1, epsilon: { f: eps } });
+  }
+
+  /** LayerNorm without affine parameters and unknown width: (x - mean) / sqrt(var + eps) over the last axis. */
+  layerNormNoAffine(x: Value, eps: number): Value {
+    const xf = this.f32(x);
+    const mean = this.reduceMean(xf, [-1]);
+    const d = this.sub(xf, mean);
+    const v = this.reduceMean(this.mul(d, d), [-1]);
+    return this.div(d, this.sqrt(this.add(v, this.scalar(eps))));
+  }
+
+  /** RMSNorm over the last axis: x * rsqrt(mean(x^2) + eps) * weight. */
+  rmsNorm(x: Value, eps: number, weight?: Value): Value {
+    const xf = this.f32(x);
+    // Pow(x, 2) -> ReduceMean -> Add -> Sqrt -> Div is the pattern ORT fuses into one RMSNorm kernel.
+    const ms = this.reduceMean(this.pow(xf, this.scalar(2)), [-1]);
+    const y = this.div(xf, this.sqrt(this.add(ms, this.scalar(eps))));
+    return weight ? this.mul(y, weight) : y;
+  }
+
+  /** GroupNorm over [B, C, ...] with `groups` groups and per-channel affine (statistics in fp32). */
+  groupNorm(x: Value, groups: number, eps: number, weight: Tensor, bias: Tensor): Value {
+    const c = weight.shape[0];
+    const xf = this.f32(x);
+    const grouped = this.reshape(xf, [0, groups, -1]);
+    const mean = this.reduceMean(grouped, [2]);
+    const d = this.sub(grouped, mean);
+    const v = this.reduceMean(this.mul(d, d), [2]);
+    const normed = this.reshape(this.div(d, this.sqrt(this.add(v, this.scalar(eps)))), this.shape(xf));
+    const w = this.weight('weight', reshapeTensor(weight, [c, 1]));
+    const b = this.weight('bias', reshapeTensor(bias, [c, 1]));
+    return this.add(this.mul(normed, w), b);
+  }
+
+  /** Eval-mode BatchNorm folded into a per-channel scale and shift (channel axis 1, `rank` dims in all). */
+  batchNorm(x: Value, p: { weight?: Tensor; bias?: Tensor; mean: Tensor; var: Tensor }, eps: number, rank: number): Value {
+    const c = p.mean.shape[0];
+    const mean = toFloat32(p.mean).data, variance = toFloat32(p.var).data;
+    const w = p.weight ? toFloat32(p.weight).data : undefined, b = p.bias ? toFloat32(p.bias).data : undefined;
+    const scale = new Float32Array(c), shift = new Float32Array(c);
+    for (let i = 0; i < c; i++) {
+      const s = (w ? w[i] : 1) / Math.sqrt(variance[i] + eps);
+      scale[i] = s;
+      shift[i] = (b ? b[i] : 0) - mean[i] * s;
+    }
+    const shape = [c, ...new Array(rank - 2).fill(1)];
+    const sv = this.weight('bn_scale', tensor('float32', shape, scale));
+    const bv = this.weight('bn_shift', tensor('float32', shape, shift));
+    return this.add(this.mul(this.f32(x), sv), bv);
+  }
+
+  // ---- autocast ops --------------------------------------------------------------------------------
+
+  /** MatMul of two activations in the compute precision; result fp32. */
+  matmul(a: Value, b: Value): Value {
+    const t = this.computeType;
+    return this.f32(this.g.op('MatMul', [this.cast(a, t), this.cast(b, t)]));
+  }
+
+  /**
+   * torch.nn.Linear: y = x W^T + b with W stored [out, in] in the checkpoint. The weight is transposed
+   * once at build time so the graph runs a plain MatMul; the bias add stays inside the fp16 island
+   * (as under autocast) and the result returns to fp32.
+   */
+  linear(x: Value, weight: Tensor, bias?: Tensor | null, name = ''): Value {
+    const [out, inp] = weight.shape;
+    const wT = transpose2d(toFloat32(weight), out, inp);
+    const prefix = name ? `${name}.` : '';
+    const t = this.computeType;
+    let y = this.g.op('MatMul', [this.cast(x, t), this.computeWeight(`${prefix}weight`, wT)]);
+    if (bias) y = this.g.op('Add', [y, this.computeWeight(`${prefix}bias`, bias)]);
+    return this.f32(y);
+  }
+
+  /** N-d convolution (Conv1d/2d) with PyTorch semantics: zero padding, weight [out, in/groups, ...k]. */
+  conv(x: Value, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}, name = ''): Value {
+    const k = weight.shape.length - 2;
+    const prefix = name ? `${name}.` : '';
+    const pads = expand(opts.padding ?? 0, k);
+    const t = this.computeType;
+    const inputs = [this.cast(x, t), this.computeWeight(`${prefix}weight`, weight)];
+    if (bias) inputs.push(this.computeWeight(`${prefix}bias`, bias));
+    const y = this.g.op('Conv', inputs, {
+      kernel_shape: weight.shape.slice(2),
+      strides: expand(opts.stride ?? 1, k),
+      dilations: expand(opts.dilation ?? 1, k),
+      pads: [...pads, ...pads],
+      group: opts.groups ?? 1,
+    });
+    return this.f32(y);
+  }
+
+  /** Transposed convolution with PyTorch semantics: weight [in, out/groups, ...k], padding crops both ends. */
+  convTranspose(x: Value, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions & { outputPadding?: number | readonly number[] } = {}, name = ''): Value {
+    const k = weight.shape.length - 2;
+    const prefix = name ? `${name}.` : '';
+    const pads = expand(opts.padding ?? 0, k);
+    const t = this.computeType;
+    const inputs = [this.cast(x, t), this.computeWeight(`${prefix}weight`, weight)];
+    if (bias) inputs.push(this.computeWeight(`${prefix}bias`, bias));
+    const attrs: Record<string, Attr> = {
+      kernel_shape: weight.shape.slice(2),
+      strides: expand(opts.stride ?? 1, k),
+      dilations: expand(opts.dilation ?? 1, k),
+      pads: [...pads, ...pads],
+      group: opts.groups ?? 1,
+    };
+    if (opts.outputPadding) attrs.output_padding = expand(opts.outputPadding, k);
+    return this.f32(this.g.op('ConvTranspose', inputs, attrs));
+  }
+}
+
+function expand(v: number | readonly number[], k: number): number[] {
+  return typeof v === 'number' ? new Array(k).fill(v) : [...v];
+}
+
+/** [rows, cols] -> [cols, rows] copy. */
+export function transpose2d(t: Tensor<'float32'>, rows: number, cols: number): Tensor<'float32'> {
+  const src = t.data;
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
+  }
+  return tensor('float32', [cols, rows], out);
+}
+
+/** Same data, new shape (element counts must agree). */
+export function reshapeTensor<T extends Tensor>(t: T, shape: readonly number[]): T {
+  if (numel(shape) !== t.data.length) throw new Error(`reshape: [${t.shape}] -> [${shape}] changes the element count`);
+  return { ...t, shape: [...shape] };
+}
