@@ -1,0 +1,58 @@
+/**
+ * Seed-VC DiT checkpoints: `{'net': {'cfm': state_dict, 'length_regulator': state_dict}}` (written by the
+ * training code, read by modules.commons.load_checkpoint). This splits them into the two networks, drops the
+ * DDP `module.` prefix as the reference does, and checks every parameter the builders read against the
+ * shapes the config implies, so a mismatched checkpoint fails with the key and both shapes.
+ */
+import { WeightStore, loadStateDict } from '../checkpoint/index.ts';
+import { ModelMismatchError } from '../errors.ts';
+import { ditParamShapes } from '../nets/dit.ts';
+import { lengthRegulatorParamShapes } from '../nets/length-regulator.ts';
+import type { Tensor } from '../tensor.ts';
+import type { SeedVcConfig } from './config.ts';
+
+export interface DitCheckpoint {
+  /** Estimator weights (keys relative to `cfm.estimator.`). */
+  estimator: WeightStore;
+  /** Length-regulator weights. */
+  lengthRegulator: WeightStore;
+}
+
+export function loadDitCheckpoint(bytes: Uint8Array, file: string, cfg: SeedVcConfig): DitCheckpoint {
+  const flat = loadStateDict(bytes, file);
+  const part = (name: string): Map<string, Tensor> => {
+    const out = new Map<string, Tensor>();
+    for (const [k, v] of flat) {
+      const m = /^(?:net\.)?([^.]+)\.(?:module\.)?(.*)$/.exec(k);
+      if (m && m[1] === name) out.set(m[2], v);
+    }
+    return out;
+  };
+  const cfm = part('cfm');
+  const lr = part('length_regulator');
+  if (cfm.size === 0 || lr.size === 0) {
+    const sample = [...flat.keys()].slice(0, 5).join(', ');
+    throw new ModelMismatchError(`${file}: not a Seed-VC DiT checkpoint: expected keys under net.cfm.* and net.length_regulator.* (found e.g. ${sample})`);
+  }
+  const estimator = new WeightStore(cfm, `${file} [cfm]`).scoped('estimator.');
+  const lengthRegulator = new WeightStore(lr, `${file} [length_regulator]`);
+  checkShapes(estimator, ditParamShapes({ dit: cfg.dit, wavenet: cfg.wavenet, styleDim: cfg.styleDim }), file, 'cfm.estimator.');
+  checkShapes(lengthRegulator, lengthRegulatorParamShapes(cfg.lengthRegulator), file, 'length_regulator.');
+  return { estimator, lengthRegulator };
+}
+
+/** Verifies that every expected parameter exists with the expected shape; lists every problem at once. */
+export function checkShapes(w: WeightStore, expected: ReadonlyMap<string, readonly number[]>, file: string, prefix = ''): void {
+  const problems: string[] = [];
+  for (const [key, shape] of expected) {
+    if (!w.has(key)) { problems.push(`missing '${prefix}${key}' [${shape.join(', ')}]`); continue; }
+    const got = w.get(key).shape;
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+      problems.push(`'${prefix}${key}' has shape [${got.join(', ')}], the config needs [${shape.join(', ')}]`);
+    }
+  }
+  if (problems.length) {
+    const more = problems.length > 8 ? ` (and ${problems.length - 8} more)` : '';
+    throw new ModelMismatchError(`${file} does not match its config: ${problems.slice(0, 8).join('; ')}${more}`);
+  }
+}
