@@ -52,7 +52,7 @@ export function readSafetensors(bytes: Uint8Array, file = 'safetensors'): Safete
     }
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) fail(`tensor '${name}': entry is not an object`);
-    const dtype = typeof e.dtype === 'string' ? DTYPES[e.dtype] : undefined;
+    const dtype = typeof e.dtype === 'string' && Object.hasOwn(DTYPES, e.dtype) ? DTYPES[e.dtype] : undefined;
     if (!dtype) fail(`tensor '${name}': unsupported dtype ${JSON.stringify(e.dtype)} (accepted: ${Object.keys(DTYPES).join(', ')})`);
     const shape = e.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
