@@ -1,0 +1,8 @@
+/**
+ * Audio I/O of the runtime-free core: decode WAV / FLAC / Ogg Vorbis / Ogg Opus / MP3 bytes to float32
+ * channels, downmix to mono, and write WAV.
+ */
+export { decodeAudio, decodeAudioMono } from './decode.ts';
+export { sniffAudio, type SniffResult } from './sniff.ts';
+export { readWav, isWav, toMono, encodeWav, type EncodeWavOptions, type WavEncoding } from './wav.ts';
+export { ACCEPTED_CONTAINERS, type AudioContainer, type DecodedAudio, type MonoAudio } from './types.ts';
