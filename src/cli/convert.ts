@@ -1,0 +1,162 @@
+/** `seed-vc convert`: one source, one reference voice, one output file. */
+import { readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { type Command, Option } from 'commander';
+import { InvalidInputError } from '../core/errors.ts';
+import type { ModelSetId } from '../core/models/catalog.ts';
+import { type ConvertEvent, type ConvertOptions, type ConvertResult, DEFAULTS } from '../core/pipeline/convert.ts';
+import { noiseFromSafetensors } from '../core/pipeline/noise.ts';
+import { type PrecisionRequest, precisionFromFp16Flag } from '../core/precision.ts';
+import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
+import type { DeviceRequest } from '../node/devices.ts';
+import { type LoadEvent, SeedVc } from '../node/load.ts';
+import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
+import { type Reporter, createReporter } from './progress.ts';
+
+export interface ModelCliOptions {
+  model?: ModelSetId;
+  f0Condition?: boolean;
+  checkpoint?: string;
+  config?: string;
+  precision: PrecisionRequest;
+  fp16?: boolean;
+  vocoderFp16?: boolean;
+  device: DeviceRequest;
+  threads?: number;
+  hubMirror?: string;
+  hubUrl?: string;
+  cacheDir?: string;
+  offline?: boolean;
+}
+
+interface ConvertCliOptions extends ModelCliOptions {
+  source: string;
+  target: string;
+  output?: string;
+  diffusionSteps: number;
+  lengthAdjust: number;
+  inferenceCfgRate: number;
+  autoF0Adjust: boolean;
+  semiToneShift: number;
+  seed?: string;
+  noise?: string;
+  format: 'float32' | 'pcm16';
+  force?: boolean;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function registerConvert(program: Command): void {
+  const cmd = program.command('convert')
+    .description('convert the voice of --source to the voice of --target (the reference)')
+    .requiredOption('-s, --source <file>', 'speech or singing to convert (WAV, MP3, FLAC, OGG)')
+    .requiredOption('-t, --target <file>', 'reference voice (the first 25 s are used)')
+    .option('-o, --output <path>', 'output WAV file, or a folder (default: ./reconstructed/vc_<source>_<target>_<length>_<steps>_<cfg>.wav)')
+    .option('--diffusion-steps <n>', 'Euler steps (more is slower and finer)', parseIntStrict, DEFAULTS.diffusionSteps)
+    .option('--length-adjust <x>', 'output duration factor (<1 faster speech)', parseNumber, DEFAULTS.lengthAdjust)
+    .option('--inference-cfg-rate <x>', 'classifier-free guidance rate (0 disables it)', parseNumber, DEFAULTS.inferenceCfgRate)
+    .option('--auto-f0-adjust <bool>', 'singing: move the source pitch to the reference median', parseBool, DEFAULTS.autoF0Adjust)
+    .option('--semi-tone-shift <n>', 'singing: pitch shift in semitones', parseIntStrict, DEFAULTS.semiToneShift)
+    .option('--seed <n|none>', 'seed of the initial noise (default: random, printed in --json)')
+    .option('--noise <file>', 'safetensors file with the initial noise z.0, z.1, ... (reproduces a reference run exactly)')
+    .addOption(new Option('--format <fmt>', 'WAV sample format').choices(['float32', 'pcm16']).default('float32'))
+    .option('--force', 'overwrite an existing output file')
+    .option('--json', 'print the result as one JSON object on stdout')
+    .option('-q, --quiet', 'no progress output');
+  addModelOptions(cmd).action(async (opts: ConvertCliOptions) => {
+    const reporter = createReporter({ quiet: opts.quiet || opts.json });
+    const result = await runConvert(opts, reporter);
+    if (opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+    else process.stdout.write(`wrote ${result.output} (${result.seconds.toFixed(2)} s at ${result.sampleRate} Hz), RTF ${result.rtf.toFixed(3)}\n`);
+  });
+}
+
+/** Python's str() of a float (1.0 -> "1.0"), for inference.py's output file name. */
+function pyFloat(x: number): string {
+  return Number.isInteger(x) ? x.toFixed(1) : String(x);
+}
+
+function outputPath(o: ConvertCliOptions): string {
+  const stem = (p: string) => basename(p).split('.')[0];
+  const name = `vc_${stem(o.source)}_${stem(o.target)}_${pyFloat(o.lengthAdjust)}_${o.diffusionSteps}_${pyFloat(o.inferenceCfgRate)}.wav`;
+  if (!o.output) return join('reconstructed', name);
+  return extname(o.output).toLowerCase() === '.wav' ? o.output : join(o.output, name);
+}
+
+export function loadOptions(o: ModelCliOptions, reporter: Reporter) {
+  const precision: PrecisionRequest = o.fp16 !== undefined ? precisionFromFp16Flag(o.fp16) : o.precision;
+  return {
+    model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config,
+    precision, vocoderFp16: o.vocoderFp16, device: o.device, threads: o.threads,
+    mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
+    log: (line: string) => reporter.info(line),
+    onEvent: (e: LoadEvent) => reportLoad(e, reporter),
+  };
+}
+
+export function reportLoad(e: LoadEvent, r: Reporter): void {
+  if (e.type === 'download') r.progress(`download ${e.repo}/${e.file}`, e.loaded, e.total, 'bytes');
+  else if (e.type === 'done') r.flush();
+  else if (e.type === 'build') r.info(`${e.network}: graph ${e.status === 'cached' ? 'from cache' : 'built'} (${e.ms.toFixed(0)} ms)`);
+}
+
+export function reportConvert(e: ConvertEvent, r: Reporter): void {
+  if (e.type === 'diffusion') r.progress(`diffusion window ${e.window}/${e.windows}`, e.step, e.steps, 'steps');
+  else if (e.type === 'stage' && e.status === 'done' && e.stage !== 'diffusion') r.info(`${e.stage.replace('_', ' ')}: ${e.ms!.toFixed(0)} ms`);
+  else if (e.type === 'stage' && e.status === 'done') r.flush();
+}
+
+export function convertOptions(o: { diffusionSteps: number; lengthAdjust: number; inferenceCfgRate: number; autoF0Adjust: boolean; semiToneShift: number; seed?: string; noise?: string }, reporter: Reporter): ConvertOptions {
+  let seed: number | undefined;
+  if (o.seed !== undefined && o.seed.toLowerCase() !== 'none') {
+    if (!/^\d+$/.test(o.seed) || Number(o.seed) > 2 ** 32 - 1) throw new InvalidInputError(`--seed takes an integer in 0..4294967295 or 'none', got '${o.seed}'`);
+    seed = Number(o.seed);
+  }
+  return {
+    diffusionSteps: o.diffusionSteps,
+    lengthAdjust: o.lengthAdjust,
+    inferenceCfgRate: o.inferenceCfgRate,
+    autoF0Adjust: o.autoF0Adjust,
+    semiToneShift: o.semiToneShift,
+    seed,
+    noise: o.noise ? noiseFromSafetensors(new Uint8Array(readFileSync(o.noise)), o.noise) : undefined,
+    onProgress: (e) => reportConvert(e, reporter),
+  };
+}
+
+export interface ConvertSummary {
+  output: string;
+  sampleRate: number;
+  samples: number;
+  seconds: number;
+  rtf: number;
+  timingsMs: ConvertResult['timings'];
+  seed: number | null;
+  device: string;
+  precision: Record<string, string>;
+  files: Record<string, string>;
+}
+
+async function runConvert(o: ConvertCliOptions, reporter: Reporter): Promise<ConvertSummary> {
+  const out = outputPath(o);
+  // Check everything the user gave before the (slow) model load.
+  const protect = [o.source, o.target];
+  const [source, reference] = [await readAudioFile(o.source), await readAudioFile(o.target)];
+  const cOpts = convertOptions(o, reporter);
+  await writeWavFile(out, new Float32Array(0), 1, { protect, force: o.force, dryRun: true });
+  const model = await SeedVc.load(loadOptions(o, reporter));
+  try {
+    reporter.info(`device ${model.device.device}, precision ${model.plan.mode} (${model.plan.reason})`);
+    const r = await model.convert(source, reference, cOpts);
+    reporter.flush();
+    await writeWavFile(out, r.audio, r.sampleRate, { format: o.format, force: o.force, protect });
+    return {
+      output: out, sampleRate: r.sampleRate, samples: r.audio.length, seconds: r.audio.length / r.sampleRate, rtf: r.rtf,
+      timingsMs: r.timings, seed: r.seed ?? null, device: model.device.device,
+      precision: Object.fromEntries(Object.entries(model.plan.stages).map(([k, v]) => [k, v.precision])),
+      files: model.files,
+    };
+  } finally {
+    await model.dispose();
+  }
+}

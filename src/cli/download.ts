@@ -1,0 +1,18 @@
+/** `seed-vc download`: fetch a model set's files into the cache ahead of time (and build its graphs). */
+import type { Command } from 'commander';
+import { SeedVc } from '../node/load.ts';
+import { type ModelCliOptions, loadOptions } from './convert.ts';
+import { addModelOptions } from './main.ts';
+import { createReporter } from './progress.ts';
+
+export function registerDownload(program: Command): void {
+  const cmd = program.command('download')
+    .description('download the model files (and build their ONNX graphs) into the cache, then exit')
+    .option('-q, --quiet', 'no progress output');
+  addModelOptions(cmd).action(async (opts: ModelCliOptions & { quiet?: boolean }) => {
+    const reporter = createReporter({ quiet: opts.quiet });
+    const model = await SeedVc.load(loadOptions(opts, reporter));
+    await model.dispose();
+    for (const [role, path] of Object.entries(model.files)) process.stdout.write(`${role.padEnd(14)} ${path}\n`);
+  });
+}
