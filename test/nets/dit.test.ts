@@ -87,3 +87,36 @@ for (const [id, name] of [['nets_cfm_W_cfg0p7', 'dit_W'], ['nets_cfm_W_cfg0p0', 
     }
   });
 }
+
+// fp16 autocast builds: the same cases, bounded by the documented fp16 tolerance (README, "Precision").
+const FP16_TOL = 5e-2;
+for (const [id, name] of [['nets_dit_W_forward', 'dit_W'], ['nets_dit_M_forward', 'dit_M']] as const) {
+  test(`DiT estimator fp16 build stays within ${FP16_TOL} of ${id}`, async (t) => {
+    const { cfg, ckpt } = model(name);
+    const gt = caseTensors(goldenCase(id));
+    const out = await runGraph(buildDitEstimator(cfg, ckpt.estimator, { precision: 'fp16' }), {
+      x: getF32(gt, 'input.x'), prompt_x: getF32(gt, 'input.prompt_x'), x_lens: getTensor(gt, 'input.x_lens'),
+      t: getF32(gt, 'input.t'), style: getF32(gt, 'input.style'), cond: getF32(gt, 'input.cond'),
+    });
+    const err = assertClose(`${id} fp16 output`, out.velocity as Tensor<'float32'>, getTensor(gt, 'output'), FP16_TOL);
+    t.diagnostic(`${id} fp16 output err ${err.toExponential(2)} (fp16 tol ${FP16_TOL})`);
+  });
+}
+
+test(`length regulator and CFM fp16 builds stay within ${FP16_TOL} (nets_lr_W, nets_cfm_W_cfg0p7)`, async (t) => {
+  const { cfg, ckpt } = model('dit_W');
+  let c = goldenCase('nets_lr_W');
+  let gt = caseTensors(c);
+  const lr = await runGraph(buildLengthRegulator(cfg.lengthRegulator, ckpt.lengthRegulator, { precision: 'fp16' }), { x: getF32(gt, 'input.x'), ylens: getTensor(gt, 'input.ylens') });
+  const lrErr = assertClose('nets_lr_W fp16', lr.cond as Tensor<'float32'>, getTensor(gt, 'output'), FP16_TOL);
+  c = goldenCase('nets_cfm_W_cfg0p7');
+  gt = caseTensors(c);
+  const session = await nodeBackend.createSession(buildDitEstimator(cfg, ckpt.estimator, { precision: 'fp16' }).toOnnx(), { label: 'dit16' });
+  const out = await solveEuler(session, {
+    mu: getF32(gt, 'input.mu'), prompt: getF32(gt, 'input.prompt'), style: getF32(gt, 'input.style'),
+    noise: copyF32(getTensor(gt, 'input.z')), steps: 4, cfgRate: 0.7,
+  });
+  await session.release();
+  const cfmErr = assertClose('nets_cfm_W_cfg0p7 fp16', out, getTensor(gt, 'output'), FP16_TOL);
+  t.diagnostic(`fp16: length regulator err ${lrErr.toExponential(2)}, CFM output err ${cfmErr.toExponential(2)} (fp16 tol ${FP16_TOL})`);
+});

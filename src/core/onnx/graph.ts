@@ -30,6 +30,16 @@ export interface NodeOptions {
   domain?: string;
 }
 
+export interface NodeSummary {
+  opType: string;
+  name: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  /** null for an omitted optional input. */
+  inputTypes: (ElemType | null)[];
+  outputTypes: ElemType[];
+}
+
 export const OPSET = 17;
 const IR_VERSION = 8;
 
@@ -49,6 +59,10 @@ export class GraphBuilder {
   /** Casts already emitted, keyed "value->dtype", and the reverse link of each cast's output. */
   private readonly castMemo = new Map<string, Value>();
   private readonly castSource = new Map<string, Value>();
+  /** Element type of every value (inputs, initializers, node outputs). */
+  private readonly valueTypes = new Map<string, ElemType>();
+  /** Shape hints emitted as value_info (they spare ORT's session set-up from inferring symbolic shapes). */
+  private readonly hints: ValueInfoSpec[] = [];
   /** Total bytes of initializers, reported in the model metadata. */
   weightBytes = 0;
 
@@ -85,6 +99,7 @@ export class GraphBuilder {
     if (this.names.has(name)) throw new Error(`graph input '${name}' defined twice`);
     this.names.add(name);
     this.inputs.push({ name, dtype, shape });
+    this.valueTypes.set(name, dtype);
     return { name, dtype };
   }
 
@@ -95,6 +110,7 @@ export class GraphBuilder {
       if (this.names.has(name)) throw new Error(`graph output name '${name}' is already used`);
       this.names.add(name);
       this.nodes.push({ opType: 'Identity', name: `output/${name}`, inputs: [v.name], outputs: [name] });
+      this.valueTypes.set(name, v.dtype);
       out = { name, dtype: v.dtype };
     }
     this.outputs.push({ name: out.name, dtype: out.dtype, shape });
@@ -112,6 +128,7 @@ export class GraphBuilder {
       raw = dtype === 'float16' ? bytesOf(float32ArrayToFloat16(f)) : bytesOf(f);
     }
     this.inits.push({ name: full, dtype, dims: t.shape, raw });
+    this.valueTypes.set(full, dtype);
     this.weightBytes += raw.length;
     return { name: full, dtype };
   }
@@ -136,6 +153,7 @@ export class GraphBuilder {
       case 'int8': raw = bytesOf(Int8Array.from(values as ArrayLike<number>)); break;
     }
     this.inits.push({ name, dtype, dims, raw });
+    this.valueTypes.set(name, dtype);
     const v = { name, dtype };
     if (small) this.constMemo.set(key, v);
     return v;
@@ -157,7 +175,11 @@ export class GraphBuilder {
     const count = opts.outputs ?? 1;
     const dtype = opts.dtype ?? inputs.find((v): v is Value => v !== null)?.dtype ?? 'float32';
     const outs: Value[] = [];
-    for (let i = 0; i < count; i++) outs.push({ name: this.unique(count === 1 ? name : `${name}:${i}`), dtype });
+    for (let i = 0; i < count; i++) {
+      const out = { name: this.unique(count === 1 ? name : `${name}:${i}`), dtype };
+      this.valueTypes.set(out.name, dtype);
+      outs.push(out);
+    }
     const attributes: Record<string, AttrValue> = {};
     for (const [k, a] of Object.entries(attrs)) attributes[k] = toAttr(a);
     if (opts.domain) this.domains.add(opts.domain);
@@ -190,6 +212,15 @@ export class GraphBuilder {
     return out;
   }
 
+  /** The fp16 value `v` is an exact fp32 copy of, if any (for moving casts past shape-only ops). */
+  castSourceOf(v: Value): Value | undefined { return this.castSource.get(v.name); }
+
+  /** Declares the shape of an intermediate value (symbolic dims as strings). */
+  hint(v: Value, shape: readonly Dim[]): Value {
+    this.hints.push({ name: v.name, dtype: v.dtype, shape });
+    return v;
+  }
+
   get nodeCount(): number { return this.nodes.length; }
 
   /** Serialises the graph as an ONNX model. */
@@ -201,22 +232,23 @@ export class GraphBuilder {
       opsets,
       producerName: 'seed-vc',
       producerVersion: '0.1.0',
-      graph: { name: this.graphName, nodes: this.nodes, initializers: this.inits, inputs: this.inputs, outputs: this.outputs },
+      graph: { name: this.graphName, nodes: this.nodes, initializers: this.inits, inputs: this.inputs, outputs: this.outputs, valueInfo: this.hints },
       metadata: meta,
     });
   }
 
-  /** Ops used, with counts and output element types (used by the precision-policy tests). */
-  summary(): { opType: string; name: string; inputs: readonly string[]; outputs: readonly string[] }[] {
-    return this.nodes.map((n) => ({ opType: n.opType, name: n.name, inputs: n.inputs, outputs: n.outputs }));
+  /** Every node with the element types of its inputs and outputs (the precision-policy tests read this). */
+  summary(): NodeSummary[] {
+    const t = (n: string) => (n ? this.valueTypes.get(n) ?? 'float32' : null);
+    return this.nodes.map((n) => ({
+      opType: n.opType, name: n.name, inputs: n.inputs, outputs: n.outputs,
+      inputTypes: n.inputs.map(t), outputTypes: n.outputs.map((o) => t(o)!),
+    }));
   }
 
   /** Element type of every named value (inputs, initializers, node outputs). */
   dtypes(): Map<string, ElemType> {
-    const m = new Map<string, ElemType>();
-    for (const i of this.inputs) m.set(i.name, i.dtype as ElemType);
-    for (const i of this.inits) m.set(i.name, i.dtype as ElemType);
-    return m;
+    return new Map(this.valueTypes);
   }
 }
 

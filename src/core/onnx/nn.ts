@@ -92,22 +92,37 @@ export class Nn {
   /** Dimension `axis` of x as a 1-element int64 tensor. */
   dim(x: Value, axis: number): Value { return this.shape(x, axis, axis === -1 ? undefined : axis + 1); }
   reshape(x: Value, shape: readonly number[] | Value): Value {
-    return this.g.op('Reshape', [x, Array.isArray(shape) ? this.ints(shape as number[]) : (shape as Value)]);
+    const s = Array.isArray(shape) ? this.ints(shape as number[]) : (shape as Value);
+    return this.shapeOp(x, (v) => this.g.op('Reshape', [v, s]));
   }
-  transpose(x: Value, perm: readonly number[]): Value { return this.g.op('Transpose', [x], { perm }); }
+  transpose(x: Value, perm: readonly number[]): Value { return this.shapeOp(x, (v) => this.g.op('Transpose', [v], { perm })); }
   concat(xs: readonly Value[], axis: number): Value {
-    return xs.length === 1 ? xs[0] : this.g.op('Concat', xs, { axis });
+    if (xs.length === 1) return xs[0];
+    const sources = xs.map((x) => this.g.castSourceOf(x));
+    if (sources.every((v) => v !== undefined)) return this.f32(this.g.op('Concat', sources as Value[], { axis }));
+    return this.g.op('Concat', xs, { axis });
   }
-  unsqueeze(x: Value, axes: readonly number[]): Value { return this.g.op('Unsqueeze', [x, this.ints(axes)]); }
-  squeeze(x: Value, axes: readonly number[]): Value { return this.g.op('Squeeze', [x, this.ints(axes)]); }
+  unsqueeze(x: Value, axes: readonly number[]): Value { return this.shapeOp(x, (v) => this.g.op('Unsqueeze', [v, this.ints(axes)])); }
+  squeeze(x: Value, axes: readonly number[]): Value { return this.shapeOp(x, (v) => this.g.op('Squeeze', [v, this.ints(axes)])); }
   slice(x: Value, starts: readonly number[] | Value, ends: readonly number[] | Value, axes: readonly number[], steps?: readonly number[]): Value {
     const s = Array.isArray(starts) ? this.ints(starts as number[]) : (starts as Value);
     const e = Array.isArray(ends) ? this.ints(ends as number[]) : (ends as Value);
-    return this.g.op('Slice', [x, s, e, this.ints(axes), steps ? this.ints(steps) : null]);
+    return this.shapeOp(x, (v) => this.g.op('Slice', [v, s, e, this.ints(axes), steps ? this.ints(steps) : null]));
   }
   /** Splits along `axis` into pieces of the given sizes. */
   split(x: Value, sizes: readonly number[], axis: number): Value[] {
-    return this.g.node('Split', [x, this.ints(sizes)], { axis }, { outputs: sizes.length });
+    const src = this.g.castSourceOf(x);
+    const outs = this.g.node('Split', [src ?? x, this.ints(sizes)], { axis }, { outputs: sizes.length });
+    return src ? outs.map((o) => this.f32(o)) : outs;
+  }
+
+  /**
+   * Runs a shape-only op on the fp16 original of `x` when `x` is just its fp32 cast, and casts after:
+   * the cast then meets the next autocast op's cast back to fp16 and both disappear.
+   */
+  private shapeOp(x: Value, op: (v: Value) => Value): Value {
+    const src = this.g.castSourceOf(x);
+    return src ? this.f32(op(src)) : op(x);
   }
   gather(x: Value, indices: Value, axis = 0): Value { return this.g.op('Gather', [x, indices], { axis }, { dtype: x.dtype }); }
   expand(x: Value, shape: Value): Value { return this.g.op('Expand', [x, shape]); }

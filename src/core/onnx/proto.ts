@@ -50,6 +50,8 @@ export interface GraphProtoSpec {
   initializers: readonly TensorProtoSpec[];
   inputs: readonly ValueInfoSpec[];
   outputs: readonly ValueInfoSpec[];
+  /** Shapes of intermediate values (GraphProto.value_info). */
+  valueInfo?: readonly ValueInfoSpec[];
 }
 
 export interface ModelProtoSpec {
@@ -198,6 +200,7 @@ function graphProto(g: GraphProtoSpec): Message {
   for (const t of g.initializers) m.message(5, tensorProto(t));
   for (const i of g.inputs) m.message(11, valueInfo(i));
   for (const o of g.outputs) m.message(12, valueInfo(o));
+  for (const v of g.valueInfo ?? []) m.message(13, valueInfo(v));
   return m;
 }
 
