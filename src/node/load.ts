@@ -183,9 +183,8 @@ export class SeedVc {
     };
 
     const opened: NetSession[] = [];
-    const open = async (name: NetworkName): Promise<NetSession> => {
+    const open = async (name: NetworkName, precision: Precision = plan.stages[builders[name].stage].precision): Promise<NetSession> => {
       const b = builders[name];
-      const precision = plan.stages[b.stage].precision;
       const t0 = performance.now();
       const sources = await Promise.all(b.sources.map((p) => fileSha256(p, o.noGraphCache ? undefined : o.cacheDir)));
       const graph = await cachedGraph(o.noGraphCache ? undefined : o.cacheDir, { network: name, precision, sources }, () => b.build(precision).toOnnx());
@@ -197,24 +196,37 @@ export class SeedVc {
       return session;
     };
 
+    const makeContent = (session: NetSession): ContentEncoder => (tok.type === 'whisper'
+      ? new WhisperContentEncoder(session, parseWhisperConfig(readFileSync(files.contentConfig, 'utf8')))
+      : new XlsrContentEncoder(session, parseWav2vec2Config(readFileSync(files.contentConfig, 'utf8'), tok.outputLayer).hiddenSize));
+    const makeVocoder = (session: NetSession): Vocoder => (config.vocoder.type === 'hifigan'
+      ? new HiftVocoder(session, hiftCfg.nbHarmonics, hiftUpsampleFactor(hiftCfg))
+      : new GraphVocoder(session));
+    // fp32 twins of the fp16 stages, opened on the guard's first need only.
+    const fp32Twin = <T>(stage: StageName, name: NetworkName, wrap: (s: NetSession) => T): (() => Promise<T>) | undefined => {
+      if (plan.stages[stage].precision !== 'fp16') return undefined;
+      let pending: Promise<T> | undefined;
+      return () => (pending ??= (async () => {
+        log(`fp16 guard: opening an fp32 ${name} session`);
+        return wrap(await open(name, 'fp32'));
+      })());
+    };
+
     try {
-      const contentSession = await open('content');
-      const content: ContentEncoder = tok.type === 'whisper'
-        ? new WhisperContentEncoder(contentSession, parseWhisperConfig(readFileSync(files.contentConfig, 'utf8')))
-        : new XlsrContentEncoder(contentSession, parseWav2vec2Config(readFileSync(files.contentConfig, 'utf8'), tok.outputLayer).hiddenSize);
-      const vocoderSession = await open('vocoder');
-      const vocoder: Vocoder = config.vocoder.type === 'hifigan'
-        ? new HiftVocoder(vocoderSession, hiftCfg.nbHarmonics, hiftUpsampleFactor(hiftCfg))
-        : new GraphVocoder(vocoderSession);
       const sessions: ConverterSessions = {
-        content,
+        content: makeContent(await open('content')),
         speaker: await open('speaker'),
         lengthRegulator: await open('length_regulator'),
         estimator: await open('dit'),
-        vocoder,
+        vocoder: makeVocoder(await open('vocoder')),
         pitch: files.pitch ? new RmvpePitchExtractor(await open('pitch')) : undefined,
+        fp32Fallback: {
+          content: fp32Twin('content', 'content', makeContent),
+          estimator: fp32Twin('dit', 'dit', (s) => s),
+          vocoder: fp32Twin('vocoder', 'vocoder', makeVocoder),
+        },
       };
-      dit = undefined; // the graphs hold the weights now; let the checkpoint go
+      dit = undefined; // the graphs hold the weights now (a later fp32 twin re-reads the checkpoint)
       return new SeedVc(config, plan, device, files, new VoiceConverter(config, sessions), opened);
     } catch (e) {
       await Promise.all(opened.map((s) => s.release().catch(() => {})));

@@ -6,6 +6,7 @@ import { normalizeWav2vec2Input } from '../nets/wav2vec2.ts';
 import { type WhisperEncoderConfig, whisperContent } from '../nets/whisper-encoder.ts';
 import type { NetSession } from '../runtime.ts';
 import { type Tensor, tensor } from '../tensor.ts';
+import { type GuardEvent, fp16Hazard, guarded } from './guard.ts';
 import { contentWindows } from './windows.ts';
 
 /** Turns a 16 kHz waveform (at most 30 s) into content features [1, frames, dim] at 50 Hz. */
@@ -40,14 +41,28 @@ export class XlsrContentEncoder implements ContentEncoder {
   }
 }
 
+export interface ContentGuard {
+  /** The fp32 encoder to recompute a window with (present when the encoder runs in fp16). */
+  fallback?: () => Promise<ContentEncoder>;
+  report: (e: GuardEvent) => void;
+}
+
 /** Runs `encoder` over the Whisper window schedule and concatenates the kept frames. */
-export async function encodeContent(encoder: ContentEncoder, wave16k: Float32Array, onWindow?: (i: number, n: number) => void): Promise<Tensor<'float32'>> {
+export async function encodeContent(
+  encoder: ContentEncoder,
+  wave16k: Float32Array,
+  onWindow?: (i: number, n: number) => void,
+  guard?: ContentGuard,
+): Promise<Tensor<'float32'>> {
   const windows = contentWindows(wave16k.length);
   const parts: Float32Array[] = [];
   let frames = 0;
   for (let i = 0; i < windows.length; i++) {
     const w = windows[i];
-    const feats = await encoder.encode(wave16k.subarray(w.start, w.end));
+    const chunk = wave16k.subarray(w.start, w.end);
+    const fallback = guard?.fallback;
+    const feats = await guarded('content', i + 1, () => encoder.encode(chunk),
+      fallback && (async () => (await fallback()).encode(chunk)), (t) => fp16Hazard(t.data), guard?.report ?? (() => {}));
     const drop = Math.min(w.dropHeadFrames, feats.shape[1]);
     parts.push(feats.data.subarray(drop * encoder.dim));
     frames += feats.shape[1] - drop;

@@ -15,6 +15,7 @@ import { type Tensor, tensor } from '../tensor.ts';
 import { solveEuler } from './cfm.ts';
 import { type ContentEncoder, encodeContent } from './content.ts';
 import { Rng } from './random.ts';
+import { type GuardEvent, fp16Hazard, guarded } from './guard.ts';
 import type { Vocoder } from './vocoder.ts';
 import { OVERLAP_FRAMES, WHISPER_SR, WaveJoiner, ditWindows } from './windows.ts';
 
@@ -43,7 +44,8 @@ export type ConvertStage = 'content' | 'speaker' | 'f0' | 'length_regulator' | '
 export type ConvertEvent =
   | { type: 'stage'; stage: ConvertStage; status: 'start' | 'done'; ms?: number }
   | { type: 'content'; window: number; windows: number }
-  | { type: 'diffusion'; window: number; windows: number; step: number; steps: number };
+  | { type: 'diffusion'; window: number; windows: number; step: number; steps: number }
+  | ({ type: 'guard' } & GuardEvent);
 
 export interface ConvertResult {
   /** Converted waveform at `sampleRate`. */
@@ -55,6 +57,8 @@ export interface ConvertResult {
   rtf: number;
   /** The seed used for the noise (undefined when the caller supplied noise). */
   seed?: number;
+  /** fp16 guard events: windows that were recomputed in fp32 (empty when all went well). */
+  guard: GuardEvent[];
   /** Intermediates, for inspection and parity checks. */
   intermediates: ConvertIntermediates;
 }
@@ -80,6 +84,15 @@ export interface ConverterSessions {
   vocoder: Vocoder;
   /** RMVPE, for F0-conditioned (singing) models. */
   pitch?: PitchExtractor;
+  /**
+   * fp32 versions of the stages that run in fp16, created on first use: the fp16 guard recomputes a
+   * window with them when the fp16 result is non-finite or near the fp16 limit.
+   */
+  fp32Fallback?: {
+    content?: () => Promise<ContentEncoder>;
+    estimator?: () => Promise<NetSession>;
+    vocoder?: () => Promise<Vocoder>;
+  };
 }
 
 /** F0 (Hz, 100 frames/s, 0 = unvoiced) of a 16 kHz waveform, in float64 as RMVPE returns it. */
@@ -138,11 +151,16 @@ export class VoiceConverter {
       return out;
     };
 
+    const guardEvents: GuardEvent[] = [];
+    const report = (e: GuardEvent) => { guardEvents.push(e); emit({ type: 'guard', ...e }); };
+    const fallback = this.sessions.fp32Fallback ?? {};
+
     const src16k = resample(src, sr, WHISPER_SR);
     const ref16k = resample(ref, sr, WHISPER_SR);
+    const contentGuard = { fallback: fallback.content, report };
     const { sAlt, sOri } = await stage('content', async () => ({
-      sAlt: await encodeContent(this.sessions.content, src16k, (window, windows) => emit({ type: 'content', window, windows })),
-      sOri: await encodeContent(this.sessions.content, ref16k),
+      sAlt: await encodeContent(this.sessions.content, src16k, (window, windows) => emit({ type: 'content', window, windows }), contentGuard),
+      sOri: await encodeContent(this.sessions.content, ref16k, undefined, contentGuard),
     }));
 
     const melOpts = { nFft: mel.nFft, numMels: mel.nMels, sampleRate: sr, hopSize: mel.hopLength, winSize: mel.winLength, fmin: mel.fmin, fmax: mel.fmax ?? undefined };
@@ -203,13 +221,26 @@ export class VoiceConverter {
       const shape = [1, C, T];
       const z = options.noise ? options.noise(k, shape) : rng!.normals(C * T);
       if (z.length !== C * T) throw new InvalidInputError(`noise for DiT window ${k} has ${z.length} values, needs shape [${shape.join(', ')}]`);
-      const x = await stage('diffusion', () => solveEuler(this.sessions.estimator, {
-        mu: tensor('float32', [1, T, D], mu), prompt: promptT, style,
-        noise: tensor('float32', shape, Float32Array.from(z)), steps: opts.diffusionSteps, cfgRate: opts.inferenceCfgRate,
-      }, (e) => emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps })));
+      // Each solve gets its own copy of the noise: the Euler state is updated in place.
+      const solve = async (estimator: NetSession) => {
+        let hazard: string | null = null;
+        const x = await solveEuler(estimator, {
+          mu: tensor('float32', [1, T, D], mu), prompt: promptT, style,
+          noise: tensor('float32', shape, Float32Array.from(z)), steps: opts.diffusionSteps, cfgRate: opts.inferenceCfgRate,
+        }, (e) => {
+          hazard ??= fp16Hazard(e.estimatorOut.data);
+          emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
+        });
+        return { x, hazard: hazard ?? fp16Hazard(x.data) };
+      };
+      const fbEstimator = fallback.estimator;
+      const { x } = await stage('diffusion', () => guarded('dit', k + 1, () => solve(this.sessions.estimator),
+        fbEstimator && (async () => solve(await fbEstimator())), (r) => r.hazard, report));
       const target = dropPromptFrames(x, P);
       vcTargets.push(target);
-      const wave = await stage('vocoder', () => this.sessions.vocoder.synthesize(target));
+      const fbVocoder = fallback.vocoder;
+      const wave = await stage('vocoder', () => guarded('vocoder', k + 1, () => this.sessions.vocoder.synthesize(target),
+        fbVocoder && (async () => (await fbVocoder()).synthesize(target)), fp16Hazard, report));
       joiner.push(wave, w.isLast);
     }
     const audio = joiner.result();
@@ -220,6 +251,7 @@ export class VoiceConverter {
       timings,
       rtf: timings.total / 1000 / (audio.length / sr),
       seed,
+      guard: guardEvents,
       intermediates: { sAlt, sOri, style, prompt: promptT, speakerFeatures: feats, cond, promptCondition, vcTargets, targetLength },
     };
   }
