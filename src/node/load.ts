@@ -161,7 +161,7 @@ export class SeedVc {
       dit: {
         stage: 'dit',
         sources: [files.config, files.checkpoint],
-        build: (precision) => buildDitEstimator(config, ditWeights().estimator, { precision }),
+        build: (precision) => buildDitEstimator(config, ditWeights().estimator, { precision, keyMask: false }),
       },
       vocoder: {
         stage: 'vocoder',

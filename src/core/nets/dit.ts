@@ -21,6 +21,12 @@ export interface DitBuildOptions {
   precision?: Precision;
   /** Also output `transformer_out` (for parity bisecting). */
   debugOutputs?: boolean;
+  /**
+   * Apply the attention key mask from x_lens (default true). Inference always runs whole sequences
+   * (x_lens = frames, an all-zero mask), so the pipeline builds without it and saves an add over every
+   * [B, heads, L, L] score tensor; x_lens still masks the WaveNet head.
+   */
+  keyMask?: boolean;
 }
 
 export interface DitShapes {
@@ -71,12 +77,22 @@ export function buildDitEstimator(cfg: DitShapes, w: Weights, opts: DitBuildOpti
   const nTokens = Number(d.timeAsToken) + Number(d.styleAsToken);
 
   // Key mask: position j is attended iff j < x_lens + n_tokens (padded query rows are still computed).
-  const positions = nn.range(g.constant([0], 'int64', []), nn.squeeze(nn.dim(xIn, 1), [0]), g.constant([1], 'int64', []));
-  const validLen = nn.add(xLens, g.constant([nTokens], 'int64', [1]));
-  const keyValid = nn.less(nn.unsqueeze(positions, [0]), nn.unsqueeze(validLen, [1])); // [lens, L]
-  const maskBias = nn.unsqueeze(nn.where(keyValid, nn.scalar(0), nn.scalar(NEG_INF)), [1, 2]); // [lens, 1, 1, L]
+  let maskBias: Value | null = null;
+  if (opts.keyMask ?? true) {
+    const positions = nn.range(g.constant([0], 'int64', []), nn.squeeze(nn.dim(xIn, 1), [0]), g.constant([1], 'int64', []));
+    const validLen = nn.add(xLens, g.constant([nTokens], 'int64', [1]));
+    const keyValid = nn.less(nn.unsqueeze(positions, [0]), nn.unsqueeze(validLen, [1])); // [lens, L]
+    maskBias = nn.unsqueeze(nn.where(keyValid, nn.scalar(0), nn.scalar(NEG_INF)), [1, 2]); // [lens, 1, 1, L]
+  }
 
-  const rope = ropeTables(nn, d, xIn);
+  // fp32 builds use ORT's fused RotaryEmbedding and MultiHeadAttention kernels (same maths, no [B, H, L, L]
+  // tensors between ops); fp16 builds spell attention out so that softmax provably runs in fp32.
+  const fused = nn.precision === 'fp32';
+  const rope = ropeTables(nn, d, xIn, fused);
+  if (fused && maskBias) {
+    const L = nn.dim(xIn, 1);
+    maskBias = nn.expand(maskBias, nn.concat([nn.dim(xLens, 0), g.ints([1]), L, L], 0)); // [lens, 1, L, L]
+  }
   const c = nn.unsqueeze(t1, [1]); // [B, 1, H]
   const blockCond = d.timeAsToken ? null : c;
 
@@ -94,7 +110,7 @@ export function buildDitEstimator(cfg: DitShapes, w: Weights, opts: DitBuildOpti
           xi = g.scope('skip_in_linear', () => nn.linear(nn.concat([xi, skip], -1), w.get(`${p}skip_in_linear.weight`), w.get(`${p}skip_in_linear.bias`)));
         }
         const an = g.scope('attention_norm', () => adaptiveRmsNorm(nn, w, `${p}attention_norm.`, xi, blockCond, d.normEps));
-        const att = g.scope('attention', () => attention(nn, w, `${p}attention.`, an, d, rope, maskBias));
+        const att = g.scope('attention', () => (fused ? fusedAttention : attention)(nn, w, `${p}attention.`, an, d, rope, maskBias));
         const hh = nn.add(xi, att);
         const fn = g.scope('ffn_norm', () => adaptiveRmsNorm(nn, w, `${p}ffn_norm.`, hh, blockCond, d.normEps));
         const ff = g.scope('feed_forward', () => feedForward(nn, w, `${p}feed_forward.`, fn));
@@ -146,14 +162,21 @@ function adaptiveRmsNorm(nn: Nn, w: Weights, p: string, x: Value, c: Value | nul
   return nn.add(nn.mul(scale, normed), shift);
 }
 
-interface Rope { cos: Value; sin: Value }
+interface Rope {
+  /** [1, L, 1, hd/2, 1] slices for the explicit rotation. */
+  cos?: Value;
+  sin?: Value;
+  /** The whole [block_size, hd/2] tables for the fused RotaryEmbedding op. */
+  cosTable?: Value;
+  sinTable?: Value;
+}
 
 /**
  * RoPE tables for positions 0..L-1 as the reference precomputes them (float32 frequencies
  * 1 / base^(2i/hd), float32 angles pos * f), gathered from a constant table of block_size rows.
  * Shaped [1, L, 1, hd/2, 1] to broadcast over [B, L, heads, hd/2, 1].
  */
-function ropeTables(nn: Nn, d: DitConfig, xIn: Value): Rope {
+function ropeTables(nn: Nn, d: DitConfig, xIn: Value, fused: boolean): Rope {
   const hd = d.hiddenDim / d.numHeads;
   const half = hd / 2;
   const rows = d.blockSize;
@@ -168,13 +191,12 @@ function ropeTables(nn: Nn, d: DitConfig, xIn: Value): Rope {
     }
   }
   return nn.scope('rope', () => {
+    const cosTable = nn.weight('cos', tensor('float32', [rows, half], cos));
+    const sinTable = nn.weight('sin', tensor('float32', [rows, half], sin));
+    if (fused) return { cosTable, sinTable };
     const L = nn.dim(xIn, 1);
-    const take = (name: string, table: Float32Array): Value => {
-      const all = nn.weight(name, tensor('float32', [rows, half], table));
-      const rowsUsed = nn.slice(all, [0], L, [0]);
-      return nn.reshape(rowsUsed, [1, -1, 1, half, 1]);
-    };
-    return { cos: take('cos', cos), sin: take('sin', sin) };
+    const take = (all: Value): Value => nn.reshape(nn.slice(all, [0], L, [0]), [1, -1, 1, half, 1]);
+    return { cos: take(cosTable), sin: take(sinTable) };
   });
 }
 
@@ -182,36 +204,52 @@ function ropeTables(nn: Nn, d: DitConfig, xIn: Value): Rope {
 function applyRope(nn: Nn, x: Value, rope: Rope, heads: number, hd: number): Value {
   const pairs = nn.reshape(x, [0, 0, heads, hd / 2, 2]);
   const [x0, x1] = nn.split(pairs, [1, 1], -1);
-  const o0 = nn.sub(nn.mul(x0, rope.cos), nn.mul(x1, rope.sin));
-  const o1 = nn.add(nn.mul(x1, rope.cos), nn.mul(x0, rope.sin));
+  const o0 = nn.sub(nn.mul(x0, rope.cos!), nn.mul(x1, rope.sin!));
+  const o1 = nn.add(nn.mul(x1, rope.cos!), nn.mul(x0, rope.sin!));
   return nn.reshape(nn.concat([o0, o1], -1), [0, 0, heads, hd]);
 }
 
 /** Self-attention with fused qkv (no biases), RoPE on q and k, additive key mask, softmax in fp32. */
-function attention(nn: Nn, w: Weights, p: string, x: Value, d: DitConfig, rope: Rope, maskBias: Value): Value {
+function attention(nn: Nn, w: Weights, p: string, x: Value, d: DitConfig, rope: Rope, maskBias: Value | null): Value {
   const H = d.numHeads;
   const D = d.hiddenDim;
   const hd = D / H;
-  const qkv = nn.linear(x, w.get(`${p}wqkv.weight`, [3 * D, D]), null, 'wqkv');
-  const [q, k, v] = nn.split(qkv, [D, D, D], -1);
+  const [wq, wk, wv] = splitRows(w.get(`${p}wqkv.weight`, [3 * D, D]), 3);
+  const q = nn.linear(x, wq, null, 'wq');
+  const k = nn.linear(x, wk, null, 'wk');
+  const v = nn.linear(x, wv, null, 'wv');
   const heads = (y: Value) => nn.reshape(y, [0, 0, H, hd]);
   // SDPA scales q k^T by 1/sqrt(hd); scaling q first is the same product and touches T*hd, not T*T, values.
   const qr = nn.mul(applyRope(nn, heads(q), rope, H, hd), nn.scalar(1 / Math.sqrt(hd)));
   const kr = applyRope(nn, heads(k), rope, H, hd);
   const scores = nn.matmul(nn.transpose(qr, [0, 2, 1, 3]), nn.transpose(kr, [0, 2, 3, 1])); // [B, H, L, L]
-  const probs = nn.softmax(nn.add(scores, maskBias), -1);
+  const probs = nn.softmax(maskBias ? nn.add(scores, maskBias) : scores, -1);
   const ctx = nn.matmul(probs, nn.transpose(heads(v), [0, 2, 1, 3])); // [B, H, L, hd]
   const merged = nn.reshape(nn.transpose(ctx, [0, 2, 1, 3]), [0, 0, D]);
   return nn.linear(merged, w.get(`${p}wo.weight`, [D, D]), null, 'wo');
 }
 
-/** SwiGLU feed-forward w2(silu(w1 x) * w3 x), with w1 and w3 fused into one MatMul. */
+/** The same attention through com.microsoft RotaryEmbedding (interleaved pairs) and MultiHeadAttention. */
+function fusedAttention(nn: Nn, w: Weights, p: string, x: Value, d: DitConfig, rope: Rope, maskBias: Value | null): Value {
+  const g = nn.g;
+  const H = d.numHeads;
+  const D = d.hiddenDim;
+  const hd = D / H;
+  const [wq, wk, wv] = splitRows(w.get(`${p}wqkv.weight`, [3 * D, D]), 3);
+  const q = nn.linear(x, wq, null, 'wq');
+  const k = nn.linear(x, wk, null, 'wk');
+  const v = nn.linear(x, wv, null, 'wv');
+  const start = g.constant([0], 'int64', [1]);
+  const rotate = (y: Value) => g.op('RotaryEmbedding', [y, start, rope.cosTable!, rope.sinTable!], { interleaved: 1, num_heads: H }, { domain: 'com.microsoft' });
+  const inputs = [rotate(q), rotate(k), v, null, null, maskBias];
+  const y = g.op('MultiHeadAttention', maskBias ? inputs : inputs.slice(0, 3), { num_heads: H, scale: { f: 1 / Math.sqrt(hd) } }, { domain: 'com.microsoft' });
+  return nn.linear(y, w.get(`${p}wo.weight`, [D, D]), null, 'wo');
+}
+
+/** SwiGLU feed-forward w2(silu(w1 x) * w3 x). */
 function feedForward(nn: Nn, w: Weights, p: string, x: Value): Value {
-  const w1 = w.get(`${p}w1.weight`);
-  const w3 = w.get(`${p}w3.weight`);
-  const F = w1.shape[0];
-  const fused = tensor('float32', [2 * F, w1.shape[1]], concatRows(w1.data, w3.data));
-  const [a, b] = nn.split(nn.linear(x, fused, null, 'w1_w3'), [F, F], -1);
+  const a = nn.linear(x, w.get(`${p}w1.weight`), null, 'w1');
+  const b = nn.linear(x, w.get(`${p}w3.weight`), null, 'w3');
   return nn.linear(nn.mul(nn.silu(a), b), w.get(`${p}w2.weight`), null, 'w2');
 }
 
@@ -224,35 +262,40 @@ function wavenetHead(nn: Nn, w: Weights, wn: WavenetConfig, xRes: Value, t: Valu
   const WH = wn.hiddenDim;
   const h0 = g.scope('conv1', () => nn.linear(xRes, w.get('conv1.weight'), w.get('conv1.bias')));
   const t2 = g.scope('t_embedder2', () => timestepEmbedder(nn, w, 't_embedder2.', t));
-  // x_mask = sequence_mask(x_lens) over the frames, [lens, 1, T].
+  // x_mask = sequence_mask(x_lens) over the frames, channels-last: [lens, T, 1].
   const T = nn.dim(h0, 1);
   const positions = nn.range(g.constant([0], 'int64', []), nn.squeeze(T, [0]), g.constant([1], 'int64', []));
-  const xMask = nn.unsqueeze(nn.cast(nn.less(nn.unsqueeze(positions, [0]), nn.unsqueeze(xLens, [1])), 'float32'), [1]);
+  const xMask = nn.unsqueeze(nn.cast(nn.less(nn.unsqueeze(positions, [0]), nn.unsqueeze(xLens, [1])), 'float32'), [2]);
 
+  // The WaveNet runs channels-last: each k-tap SConv1d is one MatMul over the k reflect-padded, shifted
+  // copies of the input concatenated on the channel axis (faster than a 1-D Conv on CPU, same sums).
   const out = g.scope('wavenet', () => {
     // cond_layer is a k=1 conv applied to g of length 1: a Linear on t2.
     const condW = w.get('wavenet.cond_layer.conv.conv.weight');
     const gAll = g.scope('cond_layer', () => nn.unsqueeze(
-      nn.linear(t2, reshapeTensor(condW, [condW.shape[0], condW.shape[1]]), w.get('wavenet.cond_layer.conv.conv.bias')), [2]));
-    let x = nn.transpose(h0, [0, 2, 1]); // [B, WH, T]
+      nn.linear(t2, reshapeTensor(condW, [condW.shape[0], condW.shape[1]]), w.get('wavenet.cond_layer.conv.conv.bias')), [1])); // [B, 1, 2*WH*L]
+    let x = h0; // [B, T, WH]
     let output: Value | null = null;
     for (let i = 0; i < wn.numLayers; i++) {
       const dilation = Math.pow(wn.dilationRate, i);
       const total = (wn.kernelSize - 1) * dilation;
       const right = Math.floor(total / 2);
       const left = total - right;
-      const xin = g.scope(`in_layers.${i}`, () => nn.conv(
-        nn.pad(x, [0, 0, left, 0, 0, right], 'reflect'),
-        w.get(`wavenet.in_layers.${i}.conv.conv.weight`), w.get(`wavenet.in_layers.${i}.conv.conv.bias`),
-        { dilation }));
-      const gl = nn.slice(gAll, [i * 2 * WH], [(i + 1) * 2 * WH], [1]);
-      const a = nn.add(xin, gl);
-      const [ta, sa] = nn.split(a, [WH, WH], 1);
+      const xin = g.scope(`in_layers.${i}`, () => {
+        const padded = nn.pad(x, [0, left, 0, 0, right, 0], 'reflect');
+        const taps: Value[] = [];
+        for (let k = 0; k < wn.kernelSize; k++) {
+          taps.push(nn.slice(padded, [k * dilation], nn.add(T, g.constant([k * dilation], 'int64', [1])), [1]));
+        }
+        return nn.linear(nn.concat(taps, -1), unfoldConvWeight(w.get(`wavenet.in_layers.${i}.conv.conv.weight`)), w.get(`wavenet.in_layers.${i}.conv.conv.bias`));
+      });
+      const gl = nn.slice(gAll, [i * 2 * WH], [(i + 1) * 2 * WH], [2]);
+      const [ta, sa] = nn.split(nn.add(xin, gl), [WH, WH], -1);
       const acts = nn.mul(nn.tanh(ta), nn.sigmoid(sa));
-      const rs = g.scope(`res_skip_layers.${i}`, () => nn.conv(acts,
-        w.get(`wavenet.res_skip_layers.${i}.conv.conv.weight`), w.get(`wavenet.res_skip_layers.${i}.conv.conv.bias`)));
+      const rsW = w.get(`wavenet.res_skip_layers.${i}.conv.conv.weight`);
+      const rs = g.scope(`res_skip_layers.${i}`, () => nn.linear(acts, reshapeTensor(rsW, [rsW.shape[0], rsW.shape[1]]), w.get(`wavenet.res_skip_layers.${i}.conv.conv.bias`)));
       if (i < wn.numLayers - 1) {
-        const [res, skip] = nn.split(rs, [WH, WH], 1);
+        const [res, skip] = nn.split(rs, [WH, WH], -1);
         x = nn.mul(nn.add(x, res), xMask);
         output = output ? nn.add(output, skip) : skip;
       } else {
@@ -263,7 +306,7 @@ function wavenetHead(nn: Nn, w: Weights, wn: WavenetConfig, xRes: Value, t: Valu
   });
 
   const resProj = g.scope('res_projection', () => nn.linear(xRes, w.get('res_projection.weight'), w.get('res_projection.bias')));
-  const y = nn.add(nn.transpose(out, [0, 2, 1]), resProj); // [B, T, WH]
+  const y = nn.add(out, resProj); // [B, T, WH]
   const fin = g.scope('final_layer', () => {
     const mod = nn.linear(nn.silu(t1), w.get('final_layer.adaLN_modulation.1.weight'), w.get('final_layer.adaLN_modulation.1.bias'), 'adaLN_modulation.1');
     const [shift, scale] = nn.split(mod, [WH, WH], -1);
@@ -277,6 +320,18 @@ function wavenetHead(nn: Nn, w: Weights, wn: WavenetConfig, xRes: Value, t: Valu
   return nn.transpose(v, [0, 2, 1]);
 }
 
+/** Conv1d weight [out, in, k] as a Linear weight [out, k * in] over k shifted inputs concatenated. */
+function unfoldConvWeight(wt: Tensor<'float32'>): Tensor<'float32'> {
+  const [out, inp, k] = wt.shape;
+  const dst = new Float32Array(out * k * inp);
+  for (let o = 0; o < out; o++) {
+    for (let c = 0; c < inp; c++) {
+      for (let j = 0; j < k; j++) dst[o * k * inp + j * inp + c] = wt.data[(o * inp + c) * k + j];
+    }
+  }
+  return tensor('float32', [out, k * inp], dst);
+}
+
 function splitColumns(t: Tensor<'float32'>, at: number): [Tensor<'float32'>, Tensor<'float32'>] {
   const [rows, cols] = t.shape;
   const a = new Float32Array(rows * at);
@@ -288,11 +343,11 @@ function splitColumns(t: Tensor<'float32'>, at: number): [Tensor<'float32'>, Ten
   return [tensor('float32', [rows, at], a), tensor('float32', [rows, cols - at], b)];
 }
 
-function concatRows(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+/** [n * r, c] -> n tensors [r, c] (views). */
+function splitRows(t: Tensor<'float32'>, n: number): Tensor<'float32'>[] {
+  const [rows, cols] = t.shape;
+  const r = rows / n;
+  return Array.from({ length: n }, (_, i) => tensor('float32', [r, cols], t.data.subarray(i * r * cols, (i + 1) * r * cols)));
 }
 
 /** Parameter shapes the estimator reads (weight-norm pairs listed by their folded `.weight` name). */
