@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { SeedVcError } from '../core/errors.ts';
+import { registerAb } from './ab.ts';
 import { registerConvert } from './convert.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     .configureOutput({ outputError: (str, write) => write(str) })
     .exitOverride();
   registerConvert(program);
+  registerAb(program);
   registerDoctor(program);
   registerDownload(program);
   program.addHelpText('after', `

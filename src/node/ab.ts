@@ -323,11 +323,11 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
     dnsmos,
     measurement: {
       order: 'A is loaded, converts and is released before B is loaded; metrics and DNSMOS run afterwards, outside the measured spans.',
-      time: 'load: wall time of SeedVc.load (file resolution, ONNX graphs built from the checkpoints or read from the graph cache, session creation); convert: ConvertResult.timings.total; RTF = convert time / output duration.',
-      memory: 'peak RSS growth: the highest resident set size of this process, sampled every 10 ms and at every load and conversion progress event from just before the side\'s load until its conversion returned, minus the RSS just before the load. Memory the earlier side released but the allocator kept is not counted again, so B can read lower than it would alone; synchronous JavaScript stretches between samples are only sampled at their edges.',
-      speaker: 'speaker embeddings (reference, A, B) all come from side B\'s speaker network (CAMPPlus, fp32 in every precision plan): output at the model rate -> 16 kHz -> Kaldi fbank 80 bins -> mean normalisation; the reference is cut to its first 25 s as the pipeline does.',
-      f0: 'F0: YIN on the 16 kHz resampled outputs, 10 ms hop, 50-1100 Hz, threshold 0.15; frames over 50 dB below the loudest frame are unvoiced.',
-      spectra: 'log-mel spectra: Seed-VC\'s mel_spectrogram with the model\'s config; A and B compared frame by frame (the same source makes them time-aligned).',
+      time: 'load is the wall time of SeedVc.load (file resolution, ONNX graphs built from the checkpoints or read from the graph cache, session creation); conversion is ConvertResult.timings.total; RTF = convert time / output duration.',
+      memory: 'peak RSS growth is the highest resident set size of this process, sampled every 10 ms and at every load and conversion progress event from just before the side\'s load until its conversion returned, minus the RSS just before the load. Memory the earlier side released but the allocator kept is not counted again, so B can read lower than it would alone; synchronous JavaScript stretches between samples are only sampled at their edges.',
+      speaker: 'the embeddings of the reference, A and B all come from side B\'s speaker network (CAMPPlus, fp32 in every precision plan): output at the model rate -> 16 kHz -> Kaldi fbank 80 bins -> mean normalisation; the reference is cut to its first 25 s as the pipeline does.',
+      f0: 'YIN on the 16 kHz resampled outputs, 10 ms hop, 50-1100 Hz, threshold 0.15; frames over 50 dB below the loudest frame are unvoiced.',
+      spectra: 'Seed-VC\'s mel_spectrogram with the model\'s config; A and B compared frame by frame (the same source makes them time-aligned).',
     },
     files: { ...AB_FILES },
   };

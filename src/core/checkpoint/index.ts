@@ -11,5 +11,5 @@ export {
 export { readTorchCheckpoint, isLegacyTorch, torchArchivePrefix, TORCH_GLOBALS, type TorchReadOptions } from './torch.ts';
 export {
   flattenStateDict, loadStateDict, detectCheckpointFormat, withPrefix, stripPrefix, renameKeys, foldWeightNorm,
-  WeightStore, type GetOptions,
+  WeightStore, checkShapes, type GetOptions,
 } from './state-dict.ts';

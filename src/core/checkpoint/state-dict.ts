@@ -176,6 +176,8 @@ const WEIGHT_NORM_PAIRS: ReadonlyArray<readonly [string, string]> = [
  */
 export class WeightStore {
   private readonly tensors: ReadonlyMap<string, Tensor>;
+  /** Folded weight-norm pairs and dtype conversions, computed once (validation and building both read them). */
+  private readonly derived = new Map<string, Tensor<'float32'>>();
 
   /** Wraps a flat `key -> Tensor` map; `source` names it in error messages (usually the file). */
   constructor(tensors: ReadonlyMap<string, Tensor>, readonly source = 'weights') {
@@ -219,8 +221,13 @@ export class WeightStore {
   get(key: string, expectedShape?: readonly number[], options: GetOptions = {}): Tensor<'float32'> {
     let t: Tensor<'float32'>;
     const stored = this.tensors.get(key);
-    if (stored) {
+    const memoKey = options.weightNormDim === undefined ? key : `${key}|${options.weightNormDim}`;
+    const memo = this.derived.get(memoKey);
+    if (memo) {
+      t = memo;
+    } else if (stored) {
       t = toFloat32(stored);
+      if (t !== stored) this.derived.set(memoKey, t);
     } else {
       const pair = this.weightNormPair(key);
       if (!pair) throw new ModelMismatchError(`${this.source}: missing weight '${key}'${this.suggest(key)}`);
@@ -231,6 +238,7 @@ export class WeightStore {
       } catch (err) {
         throw new ModelMismatchError(`${this.source}: cannot fold the weight norm of '${key}': ${(err as Error).message}`);
       }
+      this.derived.set(memoKey, t);
     }
     if (expectedShape && !shapeMatches(t.shape, expectedShape)) {
       throw new ModelMismatchError(`${this.source}: weight '${key}' has shape [${t.shape.join(', ')}], expected [${expectedShape.join(', ')}]`);
@@ -290,4 +298,20 @@ function editDistance(a: string, b: string, limit: number): number {
     prev = cur;
   }
   return prev[b.length];
+}
+
+/** Verifies that every expected parameter exists with the expected shape; lists every problem at once. */
+export function checkShapes(w: WeightStore, expected: ReadonlyMap<string, readonly number[]>, file: string, prefix = ''): void {
+  const problems: string[] = [];
+  for (const [key, shape] of expected) {
+    if (!w.has(key)) { problems.push(`missing '${prefix}${key}' [${shape.join(', ')}]`); continue; }
+    const got = w.get(key).shape;
+    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
+      problems.push(`'${prefix}${key}' has shape [${got.join(', ')}], the config needs [${shape.join(', ')}]`);
+    }
+  }
+  if (problems.length) {
+    const more = problems.length > 8 ? ` (and ${problems.length - 8} more)` : '';
+    throw new ModelMismatchError(`${file} does not match its config: ${problems.slice(0, 8).join('; ')}${more}`);
+  }
 }

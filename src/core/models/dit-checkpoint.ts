@@ -4,7 +4,7 @@
  * DDP `module.` prefix as the reference does, and checks every parameter the builders read against the
  * shapes the config implies, so a mismatched checkpoint fails with the key and both shapes.
  */
-import { WeightStore, loadStateDict } from '../checkpoint/index.ts';
+import { WeightStore, checkShapes, loadStateDict } from '../checkpoint/index.ts';
 import { ModelMismatchError } from '../errors.ts';
 import { ditParamShapes } from '../nets/dit.ts';
 import { lengthRegulatorParamShapes } from '../nets/length-regulator.ts';
@@ -39,20 +39,4 @@ export function loadDitCheckpoint(bytes: Uint8Array, file: string, cfg: SeedVcCo
   checkShapes(estimator, ditParamShapes({ dit: cfg.dit, wavenet: cfg.wavenet, styleDim: cfg.styleDim }), file, 'cfm.estimator.');
   checkShapes(lengthRegulator, lengthRegulatorParamShapes(cfg.lengthRegulator), file, 'length_regulator.');
   return { estimator, lengthRegulator };
-}
-
-/** Verifies that every expected parameter exists with the expected shape; lists every problem at once. */
-export function checkShapes(w: WeightStore, expected: ReadonlyMap<string, readonly number[]>, file: string, prefix = ''): void {
-  const problems: string[] = [];
-  for (const [key, shape] of expected) {
-    if (!w.has(key)) { problems.push(`missing '${prefix}${key}' [${shape.join(', ')}]`); continue; }
-    const got = w.get(key).shape;
-    if (got.length !== shape.length || got.some((d, i) => d !== shape[i])) {
-      problems.push(`'${prefix}${key}' has shape [${got.join(', ')}], the config needs [${shape.join(', ')}]`);
-    }
-  }
-  if (problems.length) {
-    const more = problems.length > 8 ? ` (and ${problems.length - 8} more)` : '';
-    throw new ModelMismatchError(`${file} does not match its config: ${problems.slice(0, 8).join('; ')}${more}`);
-  }
 }

@@ -28,7 +28,7 @@
  */
 import { InvalidInputError, ModelMismatchError } from '../errors.ts';
 import { WeightStore, loadStateDict, stripPrefix } from '../checkpoint/index.ts';
-import { checkShapes } from '../models/dit-checkpoint.ts';
+import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision, reshapeTensor } from '../onnx/nn.ts';
 import { type Tensor, tensor } from '../tensor.ts';

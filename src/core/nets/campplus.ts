@@ -14,7 +14,7 @@
  *
  * Graph input `feat` [B, frames, 80] (mean-normalised kaldi fbank, time-major); output `embedding` [B, 192].
  */
-import { checkShapes } from '../models/dit-checkpoint.ts';
+import { checkShapes } from '../checkpoint/state-dict.ts';
 import { WeightStore, loadStateDict, renameKeys } from '../checkpoint/index.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision, reshapeTensor } from '../onnx/nn.ts';

@@ -19,7 +19,7 @@
 import { parse } from 'yaml';
 import { WeightStore } from '../checkpoint/state-dict.ts';
 import { InvalidInputError } from '../errors.ts';
-import { checkShapes } from '../models/dit-checkpoint.ts';
+import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision, reshapeTensor } from '../onnx/nn.ts';
 import { type Tensor, tensor } from '../tensor.ts';

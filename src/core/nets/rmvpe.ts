@@ -20,7 +20,7 @@
 import { WeightStore } from '../checkpoint/state-dict.ts';
 import { decodeSalience, rmvpeMel, type RmvpeMel, type Signal } from '../dsp/index.ts';
 import { InvalidInputError, ModelMismatchError } from '../errors.ts';
-import { checkShapes } from '../models/dit-checkpoint.ts';
+import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision } from '../onnx/nn.ts';
 import { type Tensor, tensor } from '../tensor.ts';

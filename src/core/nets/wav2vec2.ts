@@ -12,7 +12,7 @@
  */
 import { ModelMismatchError } from '../errors.ts';
 import { WeightStore, loadStateDict, stripPrefix } from '../checkpoint/index.ts';
-import { checkShapes } from '../models/dit-checkpoint.ts';
+import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision } from '../onnx/nn.ts';
 import type { Weights } from './weights.ts';

@@ -13,7 +13,7 @@
 import { ModelMismatchError, InvalidInputError } from '../errors.ts';
 import { WeightStore, loadStateDict, stripPrefix } from '../checkpoint/index.ts';
 import { whisperLogMel } from '../dsp/index.ts';
-import { checkShapes } from '../models/dit-checkpoint.ts';
+import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision } from '../onnx/nn.ts';
 import { type Tensor, tensor, toFloat32 } from '../tensor.ts';

@@ -176,7 +176,7 @@ function metricRows(r: AbReport): Row[] {
     },
     {
       metric: 'Peak memory growth', a: mb(a.memory.peakRssGrowthBytes), b: mb(b.memory.peakRssGrowthBytes), better: 'lower',
-      meaning: esc(r.measurement.memory ?? 'Peak resident set size during load + convert minus the size before.'),
+      meaning: 'Highest resident set size of the process during the side\'s load + conversion, minus the size just before its load (sampled; see the notes on memory).',
     },
   );
   return rows;
@@ -199,8 +199,8 @@ function settingsTable(r: AbReport): string {
   const row = (k: string, va: string, vb: string) => `<tr><th>${k}</th><td>${va}</td><td>${vb}</td></tr>`;
   return `<table class="settings"><thead><tr><th></th><th>A</th><th>B</th></tr></thead><tbody>
 ${row('spec', `<code>${esc(a.spec)}</code>`, `<code>${esc(b.spec)}</code>`)}
-${row('precision', `${esc(a.precision.mode)} <span class="dim">(${esc(a.precision.reason)})</span>`, `${esc(b.precision.mode)} <span class="dim">(${esc(b.precision.reason)})</span>`)}
-${row('device', `${esc(a.device.used)} <span class="dim">(asked: ${esc(a.device.requested)}${a.device.name ? `, ${esc(a.device.name)}` : ''})</span>`, `${esc(b.device.used)} <span class="dim">(asked: ${esc(b.device.requested)}${b.device.name ? `, ${esc(b.device.name)}` : ''})</span>`)}
+${row('precision', `${esc(a.precision.mode)}<br><span class="dim">${esc(a.precision.reason)}</span>`, `${esc(b.precision.mode)}<br><span class="dim">${esc(b.precision.reason)}</span>`)}
+${row('device', `${esc(a.device.used)}${a.device.name ? ` · ${esc(a.device.name)}` : ''}<br><span class="dim">requested: ${esc(a.device.requested)}</span>`, `${esc(b.device.used)}${b.device.name ? ` · ${esc(b.device.name)}` : ''}<br><span class="dim">requested: ${esc(b.device.requested)}</span>`)}
 ${row('vocoder fp16', String(a.settings.vocoderFp16), String(b.settings.vocoderFp16))}
 ${row('diffusion steps', String(a.settings.diffusionSteps), String(b.settings.diffusionSteps))}
 ${row('CFG rate', String(a.settings.inferenceCfgRate), String(b.settings.inferenceCfgRate))}
@@ -211,6 +211,21 @@ ${row('length adjust', String(r.settings.lengthAdjust), 'same as A')}
 
 function player(title: string, file: string, detail: string): string {
   return `<figure class="player"><figcaption><b>${esc(title)}</b> <span class="dim">${esc(detail)}</span></figcaption><audio controls preload="metadata" src="${esc(file)}"></audio></figure>`;
+}
+
+/** One line with the numbers that matter most. */
+function headline(r: AbReport): string {
+  const c = r.comparison;
+  const { a, b } = r.sides;
+  const parts = [
+    `MCD <b>${num(c.mcdDb, 3, 'dB')}</b>`,
+    `SNR <b>${c.snrDb !== null ? num(c.snrDb, 1, 'dB') : c.snrNote?.startsWith('infinite') ? '∞ (identical)' : '—'}</b>`,
+    `speaker cosine <b>${num(c.speakerCosine, 4)}</b>`,
+  ];
+  if (c.f0.rmseCents !== null) parts.push(`F0 RMSE <b>${num(c.f0.rmseCents, 1, 'cents')}</b>`);
+  if (a.dnsmos && b.dnsmos) parts.push(`DNSMOS OVRL <b>${num(a.dnsmos.OVRL, 2)} → ${num(b.dnsmos.OVRL, 2)}</b>`);
+  parts.push(`RTF <b>${num(a.rtf, 3)} → ${num(b.rtf, 3)}</b>`);
+  return `B against A: ${parts.join(' · ')}`;
 }
 
 /** The report page. */
@@ -245,11 +260,14 @@ reference SIG ${num(r.dnsmos.reference.SIG, 2)} / BAK ${num(r.dnsmos.reference.B
   figure.spec figcaption { margin-bottom: 4px; }
   code { background: #f3f3f3; padding: 1px 4px; border-radius: 3px; }
   ul.notes li { margin: 3px 0; }
+  p.headline { font-size: 15px; background: #f6f6f6; border-left: 4px solid #b3541e; padding: 8px 12px; margin: 14px 0; }
 </style>
 </head>
 <body>
 <h1>A/B: <code>${esc(a.spec)}</code> vs <code>${esc(b.spec)}</code></h1>
 <div class="dim">source <code>${esc(r.inputs.source.path)}</code> (${r.inputs.source.seconds.toFixed(2)} s) → voice of <code>${esc(r.inputs.reference.path)}</code> (${r.inputs.reference.seconds.toFixed(2)} s) · ${esc(r.createdAt)} · A ran first, then B, in one process</div>
+
+<p class="headline">${headline(r)}</p>
 
 <h2>Listen</h2>
 <div class="players">

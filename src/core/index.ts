@@ -1,0 +1,30 @@
+/**
+ * The runtime-free core of seed-vc: audio I/O, DSP, checkpoint readers, the ONNX graph builder and the
+ * network builders, precision resolution and the conversion pipeline. Nothing here touches the file
+ * system or a specific ONNX Runtime build; adapters (src/node, src/runtime) provide those.
+ */
+export * from './tensor.ts';
+export * from './errors.ts';
+export type { Device, InferenceBackend, NetSession, SessionOptions } from './runtime.ts';
+export * from './precision.ts';
+export * as audio from './audio/index.ts';
+export * as dsp from './dsp/index.ts';
+export * as checkpoint from './checkpoint/index.ts';
+export { GraphBuilder, type Value, type ElemType, type NodeSummary } from './onnx/graph.ts';
+export { Nn, type Precision, AUTOCAST_OPS } from './onnx/nn.ts';
+export { type SeedVcConfig, parseSeedVcConfig } from './models/config.ts';
+export { MODEL_SETS, type ModelSetId, CAMPPLUS, RMVPE, HIFT } from './models/catalog.ts';
+export { loadDitCheckpoint } from './models/dit-checkpoint.ts';
+export * as nets from './nets/index.ts';
+export {
+  VoiceConverter, DEFAULTS, MIN_SECONDS, MAX_REFERENCE_SECONDS,
+  type ConvertOptions, type ConvertResult, type ConvertEvent, type ConvertStage, type ConverterSessions, type PitchExtractor,
+} from './pipeline/convert.ts';
+export { solveEuler, linspace01, type CfmInputs, type CfmStepEvent } from './pipeline/cfm.ts';
+export { type ContentEncoder, WhisperContentEncoder, XlsrContentEncoder, encodeContent } from './pipeline/content.ts';
+export { type Vocoder, GraphVocoder, HiftVocoder } from './pipeline/vocoder.ts';
+export { RmvpePitchExtractor } from './pipeline/pitch.ts';
+export { noiseFromSafetensors, type NoiseSource } from './pipeline/noise.ts';
+export { fp16Hazard, type GuardEvent } from './pipeline/guard.ts';
+export { Rng } from './pipeline/random.ts';
+export { contentWindows, ditWindows, WaveJoiner } from './pipeline/windows.ts';
