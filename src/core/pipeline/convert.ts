@@ -100,13 +100,15 @@ export interface PitchExtractor {
   f0(wave16k: Float32Array): Promise<Float64Array>;
 }
 
-export const DEFAULTS = {
+export const DEFAULTS: Readonly<Required<Pick<ConvertOptions, 'diffusionSteps' | 'lengthAdjust' | 'inferenceCfgRate' | 'autoF0Adjust' | 'semiToneShift'>>> = {
   diffusionSteps: 30,
   lengthAdjust: 1.0,
   inferenceCfgRate: 0.7,
   autoF0Adjust: false,
   semiToneShift: 0,
-} as const;
+};
+
+type ResolvedOptions = ConvertOptions & typeof DEFAULTS;
 
 /** Shortest accepted input, in seconds (shorter clips give the encoders too few frames to mean anything). */
 export const MIN_SECONDS = 0.5;
@@ -137,22 +139,8 @@ export class VoiceConverter {
     const mel = this.config.mel;
     const src = toModelRate(source, sr, 'source');
     const ref = toModelRate(reference, sr, 'reference').subarray(0, sr * MAX_REFERENCE_SECONDS);
-    const timings = { content: 0, speaker: 0, f0: 0, length_regulator: 0, diffusion: 0, vocoder: 0, total: 0 };
-    const emit = opts.onProgress ?? (() => {});
-    const t0 = now();
-    const stage = async <T>(name: ConvertStage, fn: () => Promise<T>): Promise<T> => {
-      opts.signal?.throwIfAborted();
-      emit({ type: 'stage', stage: name, status: 'start' });
-      const s = now();
-      const out = await fn();
-      const ms = now() - s;
-      timings[name] += ms;
-      emit({ type: 'stage', stage: name, status: 'done', ms });
-      return out;
-    };
-
-    const guardEvents: GuardEvent[] = [];
-    const report = (e: GuardEvent) => { guardEvents.push(e); emit({ type: 'guard', ...e }); };
+    const run = new Run(opts);
+    const { stage, emit, report } = run;
     const fallback = this.sessions.fp32Fallback ?? {};
 
     const src16k = resample(src, sr, WHISPER_SR);
@@ -202,30 +190,59 @@ export class VoiceConverter {
       return { cond: await run(sAlt, targetLength, srcCoarse), promptCondition: await run(sOri, prompt.frames, refCoarse) };
     });
 
-    const P = prompt.frames;
+    const synth = await this.synthesizeIn(run, { cond, promptCondition, prompt: promptT, style }, opts);
+    run.timings.total = now() - run.t0;
+    return {
+      audio: synth.audio,
+      sampleRate: sr,
+      timings: run.timings,
+      rtf: run.timings.total / 1000 / (synth.audio.length / sr),
+      seed: synth.seed,
+      guard: run.guard,
+      intermediates: { sAlt, sOri, style, prompt: promptT, speakerFeatures: feats, cond, promptCondition, vcTargets: synth.vcTargets, targetLength },
+    };
+  }
+
+  /**
+   * The second half of a conversion: inference.py's loop over DiT context windows (CFG Euler solve with the
+   * reference mel as prompt, prompt frames dropped) and the vocoder, joined by the crossfade. Takes the
+   * length-regulated content of source (`cond` [1, T, D]) and reference (`promptCondition` [1, P, D]), the
+   * reference mel (`prompt` [1, mels, P]) and the speaker embedding (`style` [1, S]).
+   */
+  async synthesize(inputs: SynthesisInputs, options: ConvertOptions & { maxContextFrames?: number } = {}): Promise<SynthesisResult> {
+    const opts = { ...DEFAULTS, ...stripUndefined(options) };
+    validateOptions(opts);
+    return this.synthesizeIn(new Run(opts), inputs, opts);
+  }
+
+  private async synthesizeIn(run: Run, inp: SynthesisInputs, opts: ResolvedOptions & { maxContextFrames?: number }): Promise<SynthesisResult> {
+    const { stage, emit, report } = run;
+    const fallback = this.sessions.fp32Fallback ?? {};
+    const mel = this.config.mel;
+    const { cond, promptCondition, style } = inp;
+    const P = inp.prompt.shape[2];
     const C = mel.nMels;
     const D = cond.shape[2];
-    const maxContext = Math.floor(sr / mel.hopLength) * 30;
-    const windows = ditWindows(targetLength, P, maxContext);
+    const maxContext = opts.maxContextFrames ?? Math.floor(mel.sampleRate / mel.hopLength) * 30;
+    const windows = ditWindows(cond.shape[1], P, maxContext);
     const joiner = new WaveJoiner(OVERLAP_FRAMES * mel.hopLength);
-    const seed = options.noise ? undefined : (options.seed ?? randomSeed());
+    const seed = opts.noise ? undefined : (opts.seed ?? randomSeed());
     const rng = seed === undefined ? undefined : new Rng(seed);
     const vcTargets: Tensor<'float32'>[] = [];
     for (let k = 0; k < windows.length; k++) {
       const w = windows[k];
-      const frames = w.end - w.start;
-      const T = P + frames;
+      const T = P + w.end - w.start;
       const mu = new Float32Array(T * D);
       mu.set(promptCondition.data.subarray(0, P * D));
       mu.set(cond.data.subarray(w.start * D, w.end * D), P * D);
       const shape = [1, C, T];
-      const z = options.noise ? options.noise(k, shape) : rng!.normals(C * T);
+      const z = opts.noise ? opts.noise(k, shape) : rng!.normals(C * T);
       if (z.length !== C * T) throw new InvalidInputError(`noise for DiT window ${k} has ${z.length} values, needs shape [${shape.join(', ')}]`);
       // Each solve gets its own copy of the noise: the Euler state is updated in place.
       const solve = async (estimator: NetSession) => {
         let hazard: string | null = null;
         const x = await solveEuler(estimator, {
-          mu: tensor('float32', [1, T, D], mu), prompt: promptT, style,
+          mu: tensor('float32', [1, T, D], mu), prompt: inp.prompt, style,
           noise: tensor('float32', shape, Float32Array.from(z)), steps: opts.diffusionSteps, cfgRate: opts.inferenceCfgRate,
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
@@ -243,18 +260,52 @@ export class VoiceConverter {
         fbVocoder && (async () => (await fbVocoder()).synthesize(target)), fp16Hazard, report));
       joiner.push(wave, w.isLast);
     }
-    const audio = joiner.result();
-    timings.total = now() - t0;
-    return {
-      audio,
-      sampleRate: sr,
-      timings,
-      rtf: timings.total / 1000 / (audio.length / sr),
-      seed,
-      guard: guardEvents,
-      intermediates: { sAlt, sOri, style, prompt: promptT, speakerFeatures: feats, cond, promptCondition, vcTargets, targetLength },
-    };
+    return { audio: joiner.result(), vcTargets, seed, guard: run.guard };
   }
+}
+
+export interface SynthesisInputs {
+  cond: Tensor<'float32'>;
+  promptCondition: Tensor<'float32'>;
+  prompt: Tensor<'float32'>;
+  style: Tensor<'float32'>;
+}
+
+export interface SynthesisResult {
+  audio: Float32Array;
+  /** The vocoder input of each DiT window ([1, mels, frames], prompt frames removed). */
+  vcTargets: Tensor<'float32'>[];
+  seed?: number;
+  guard: GuardEvent[];
+}
+
+/** One conversion's bookkeeping: stage timings, progress events, guard events, cancellation. */
+class Run {
+  readonly t0 = now();
+  readonly timings: Record<ConvertStage | 'total', number> = { content: 0, speaker: 0, f0: 0, length_regulator: 0, diffusion: 0, vocoder: 0, total: 0 };
+  readonly guard: GuardEvent[] = [];
+  readonly emit: (e: ConvertEvent) => void;
+
+  constructor(private readonly opts: ConvertOptions) {
+    this.emit = opts.onProgress ?? (() => {});
+  }
+
+  readonly report = (e: GuardEvent): void => {
+    this.guard.push(e);
+    this.emit({ type: 'guard', ...e });
+  };
+
+  /** Runs one stage, timing it and announcing its start and end. */
+  readonly stage = async <T>(name: ConvertStage, fn: () => Promise<T>): Promise<T> => {
+    this.opts.signal?.throwIfAborted();
+    this.emit({ type: 'stage', stage: name, status: 'start' });
+    const s = now();
+    const out = await fn();
+    const ms = now() - s;
+    this.timings[name] += ms;
+    this.emit({ type: 'stage', stage: name, status: 'done', ms });
+    return out;
+  };
 }
 
 /** [1, C, T] -> [1, C, T - P] without the prompt frames. */
