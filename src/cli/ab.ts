@@ -6,7 +6,7 @@ import { DEFAULTS } from '../core/pipeline/convert.ts';
 import { precisionFromFp16Flag } from '../core/precision.ts';
 import type { AbReport } from '../core/quality/report.ts';
 import { SIDE_SPEC_KEYS, type SideSettings, type SideSpec, parseSideSpec, resolveSide } from '../core/quality/spec.ts';
-import { AB_FILES, type AbEvent, DEFAULT_AB_SEED, runAb } from '../node/ab.ts';
+import { AB_FILES, type AbEvent, type AbSideOptions, DEFAULT_AB_SEED, runAb } from '../node/ab.ts';
 import { DNSMOS_FILES } from '../node/dnsmos.ts';
 import { type ModelCliOptions, reportConvert, reportLoad } from './convert.ts';
 import { addModelOptions, parseIntStrict, parseNumber } from './main.ts';
@@ -84,12 +84,16 @@ function label(text: string, spec: SideSpec, settings: SideSettings): string {
   return spec.precision ? items.join(',') : [`precision=${settings.precision}`, ...items].join(',');
 }
 
-async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): Promise<AbReport> {
-  const specA = parseSideSpec(o.a ?? DEFAULT_SPEC.a, '--a');
-  const specB = parseSideSpec(o.b ?? DEFAULT_SPEC.b, '--b');
-  const explicitPrecision = o.fp16 !== undefined ? precisionFromFp16Flag(o.fp16) : command.getOptionValueSource('precision') === 'cli' ? o.precision : undefined;
+/** The two sides of `seed-vc ab` from its options (`precisionGiven`: --precision was on the command line). */
+export function abSides(
+  o: Pick<AbCliOptions, 'a' | 'b' | 'precision' | 'fp16' | 'device' | 'vocoderFp16' | 'diffusionSteps' | 'inferenceCfgRate'>,
+  precisionGiven: boolean,
+): { a: AbSideOptions; b: AbSideOptions } {
+  // A side without a spec takes everything from the shared options and the side defaults.
+  const specA = o.a !== undefined ? parseSideSpec(o.a, '--a') : {};
+  const specB = o.b !== undefined ? parseSideSpec(o.b, '--b') : {};
   const shared: Partial<SideSettings> = {
-    precision: explicitPrecision,
+    precision: o.fp16 !== undefined ? precisionFromFp16Flag(o.fp16) : precisionGiven ? o.precision : undefined,
     device: o.device === 'auto' || o.device === 'cpu' || o.device === 'webgpu' || o.device === 'cuda' ? o.device : undefined,
     vocoderFp16: o.vocoderFp16 ? true : undefined,
     diffusionSteps: o.diffusionSteps,
@@ -98,6 +102,12 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
   const base = { device: 'auto', vocoderFp16: false, diffusionSteps: DEFAULTS.diffusionSteps, inferenceCfgRate: DEFAULTS.inferenceCfgRate } as const;
   const a = resolveSide(specA, shared, { ...base, precision: 'fp32' });
   const b = resolveSide(specB, shared, { ...base, precision: 'fp16' });
+  return { a: { spec: label(o.a ?? '', specA, a), settings: a }, b: { spec: label(o.b ?? '', specB, b), settings: b } };
+}
+
+async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): Promise<AbReport> {
+  const sides = abSides(o, command.getOptionValueSource('precision') === 'cli');
+  const { a, b } = { a: sides.a.settings, b: sides.b.settings };
   if (o.seed < 0 || o.seed > 2 ** 32 - 1) throw new InvalidInputError(`--seed takes an integer in 0..4294967295, got ${o.seed}`);
   const dnsmosDir = o.dnsmosDir ?? (process.env.SEED_VC_DNSMOS_DIR || undefined);
 
@@ -120,8 +130,8 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
     source: o.source,
     target: o.target,
     output: o.output,
-    a: { spec: label(o.a ?? DEFAULT_SPEC.a, specA, a), settings: a },
-    b: { spec: label(o.b ?? DEFAULT_SPEC.b, specB, b), settings: b },
+    a: sides.a,
+    b: sides.b,
     load: {
       model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
       mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,

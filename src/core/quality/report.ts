@@ -220,7 +220,7 @@ function headline(r: AbReport): string {
   const parts = [
     `MCD <b>${num(c.mcdDb, 3, 'dB')}</b>`,
     `SNR <b>${c.snrDb !== null ? num(c.snrDb, 1, 'dB') : c.snrNote?.startsWith('infinite') ? '∞ (identical)' : '—'}</b>`,
-    `speaker cosine <b>${num(c.speakerCosine, 4)}</b>`,
+    `speaker cosine <b>${num(c.speakerCosine, 5)}</b>`,
   ];
   if (c.f0.rmseCents !== null) parts.push(`F0 RMSE <b>${num(c.f0.rmseCents, 1, 'cents')}</b>`);
   if (a.dnsmos && b.dnsmos) parts.push(`DNSMOS OVRL <b>${num(a.dnsmos.OVRL, 2)} → ${num(b.dnsmos.OVRL, 2)}</b>`);
