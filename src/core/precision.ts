@@ -91,7 +91,7 @@ export function resolvePrecision(request: PrecisionRequest, caps: DeviceCapabili
     let p: Precision = 'fp32';
     let why: string;
     if (mode === 'fp32') {
-      why = reason;
+      why = 'fp32 mode';
     } else if (FP16_STAGES.has(stage)) {
       p = 'fp16';
       why = 'fp16 autocast, as Seed-VC runs this stage';

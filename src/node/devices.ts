@@ -63,12 +63,14 @@ export async function probeDevices(): Promise<DeviceProbe[]> {
   const out: DeviceProbe[] = [];
   for (const device of ['cuda', 'webgpu', 'cpu'] as const) {
     const isBundled = bundled.get(device) ?? false;
-    const err = await runsOn(device, 'fp32');
+    // Skip probes that cannot succeed: they only print native start-up errors.
+    const skip = device === 'cuda' && !isBundled
+      ? 'the CUDA provider is not bundled with onnxruntime-node from npm (install a GPU build of onnxruntime-node)'
+      : device !== 'cpu' && process.platform === 'linux' && !hasGpuDeviceNodes() ? 'no GPU device node (/dev/dri, /dev/nvidia*) on this machine' : null;
+    const err = skip ?? await runsOn(device, 'fp32');
     const probe: DeviceProbe = { device, bundled: isBundled, available: err === null };
     if (err !== null) {
-      probe.error = device === 'cuda' && !isBundled
-        ? 'the CUDA provider is not bundled with onnxruntime-node from npm (install a GPU build of onnxruntime-node)'
-        : err;
+      probe.error = err;
     } else if (device === 'cuda') {
       const gpu = nvidiaGpus()[0];
       probe.capabilities = { device, cudaComputeCapability: gpu?.computeCapability, name: gpu?.name };

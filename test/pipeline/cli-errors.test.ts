@@ -114,3 +114,16 @@ test('a 65 s source converts through 3 Whisper windows and 3 DiT windows with cr
     await model.dispose();
   }
 });
+
+test('seed-vc doctor reports the CPU and the per-stage precision with reasons', () => {
+  const r = cli(['doctor', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout);
+  const cpu = report.devices.find((d: { device: string }) => d.device === 'cpu');
+  assert.equal(cpu.available, true);
+  assert.equal(cpu.plans.auto.mode, 'fp32');
+  assert.match(cpu.plans.auto.reason, /CPU/);
+  assert.match(cpu.plans.fp16.stages.dit, /^fp16/);
+  assert.match(cpu.plans.fp16.stages.vocoder, /^fp32/);
+  for (const d of report.devices) if (!d.available) assert.ok(d.error.length > 0, `${d.device} says why it is unavailable`);
+});
