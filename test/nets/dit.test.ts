@@ -120,3 +120,16 @@ test(`length regulator and CFM fp16 builds stay within ${FP16_TOL} (nets_lr_W, n
   const cfmErr = assertClose('nets_cfm_W_cfg0p7 fp16', out, getTensor(gt, 'output'), FP16_TOL);
   t.diagnostic(`fp16: length regulator err ${lrErr.toExponential(2)}, CFM output err ${cfmErr.toExponential(2)} (fp16 tol ${FP16_TOL})`);
 });
+
+test('a checkpoint that does not fit its config is refused with the keys and both shapes', () => {
+  const dir = join(GOLDEN, 'models');
+  const cfgM = parseSeedVcConfig(readFileSync(join(dir, 'dit_M', 'config_dit_M.yml'), 'utf8'));
+  assert.throws(
+    () => loadDitCheckpoint(new Uint8Array(readFileSync(join(dir, 'dit_W', 'dit_W.pth'))), 'dit_W.pth', cfgM),
+    (e: unknown) => e instanceof Error && e.name === 'ModelMismatchError'
+      && /dit_W\.pth does not match its config/.test(e.message)
+      && /'cfm\.estimator\.[\w.]+' has shape \[[\d, ]+\], the config needs \[[\d, ]+\]|missing 'cfm\.estimator\./.test(e.message),
+  );
+  assert.throws(() => loadDitCheckpoint(new Uint8Array(readFileSync(join(GOLDEN, 'models/hift_tiny/hift_random.pt'))), 'hift_random.pt', cfgM),
+    /hift_random\.pt: not a Seed-VC DiT checkpoint: expected keys under net\.cfm\.\*/);
+});

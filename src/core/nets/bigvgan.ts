@@ -204,26 +204,37 @@ export function buildBigvgan(cfg: BigvganConfig, w: Weights, opts: BigvganBuildO
   const nk = cfg.resblockKernelSizes.length;
 
   const mel = g.input('mel', 'float32', ['batch', cfg.numMels, 'frames']);
-  let x = g.scope('conv_pre', () => conv1d(nn, nn.unsqueeze(mel, [2]), w.get('conv_pre.weight'), w.get('conv_pre.bias'), { padding: 3 }));
+  // Shape hints ([B, C, 1, frames * upsampling so far]) spare ORT's session set-up from inferring the
+  // symbolic length of ~2,600 values: session creation drops from seconds to well under one.
+  const sig = (v: Value, c: number, t: string): Value => g.hint(v, ['batch', c, 1, t]);
+  let t = 'frames';
+  let channels = cfg.upsampleInitialChannel;
+  let x = g.scope('conv_pre', () => sig(conv1d(nn, nn.unsqueeze(mel, [2]), w.get('conv_pre.weight'), w.get('conv_pre.bias'), { padding: 3 }), channels, t));
   debug(x, 'conv_pre');
 
+  let factor = 1;
   for (let i = 0; i < cfg.upsampleRates.length; i++) {
     const u = cfg.upsampleRates[i], k = cfg.upsampleKernelSizes[i];
     const input = x;
+    factor *= u;
+    t = `frames*${factor}`;
+    channels = w.get(`ups.${i}.0.weight`).shape[1];
+    const stageT = t, stageC = channels;
     const up = g.scope('ups', () => g.scope(i, () => g.scope(0, () =>
-      convTranspose1d(nn, input, w.get(`ups.${i}.0.weight`), w.get(`ups.${i}.0.bias`), u, (k - u) / 2))));
+      sig(convTranspose1d(nn, input, w.get(`ups.${i}.0.weight`), w.get(`ups.${i}.0.bias`), u, (k - u) / 2), stageC, stageT))));
     debug(up, `ups.${i}`);
     // the AMP blocks of a stage all see the stage input; their outputs are averaged
     let sum: Value | null = null;
     for (let j = 0; j < nk; j++) {
       const idx = i * nk + j;
-      const y = g.scope('resblocks', () => g.scope(idx, () => ampBlock(nn, act, cfg, w, `resblocks.${idx}.`, j, up)));
-      sum = sum ? nn.add(sum, y) : y;
+      const y = g.scope('resblocks', () => g.scope(idx, () => ampBlock(nn, act, cfg, w, `resblocks.${idx}.`, j, up, (v, extra = 0) => sig(v, stageC, extra ? `${stageT}+${extra}` : stageT))));
+      sum = sum ? sig(nn.add(sum, y), stageC, stageT) : y;
     }
-    x = nk > 1 ? nn.div(sum!, nn.scalar(nk)) : sum!;
+    x = nk > 1 ? sig(nn.div(sum!, nn.scalar(nk)), stageC, stageT) : sum!;
   }
 
-  x = g.scope('activation_post', () => act.apply(x, 'activation_post.'));
+  const finalT = t, finalC = channels;
+  x = g.scope('activation_post', () => act.apply(x, 'activation_post.', (v, extra = 0) => sig(v, finalC, extra ? `${finalT}+${extra}` : finalT)));
   debug(x, 'activation_post');
   const post = g.scope('conv_post', () =>
     conv1d(nn, x, w.get('conv_post.weight'), cfg.useBiasAtFinal ? w.get('conv_post.bias') : null, { padding: 3 }));
@@ -246,13 +257,13 @@ function convTranspose1d(nn: Nn, x: Value, weight: Tensor<'float32'>, bias: Tens
 }
 
 /** AMPBlock1 (a1 -> dilated c1 -> a2 -> c2, residual) or AMPBlock2 (a -> dilated c, residual). */
-function ampBlock(nn: Nn, act: AntiAliasedActivation, cfg: BigvganConfig, w: Weights, prefix: string, j: number, input: Value): Value {
+function ampBlock(nn: Nn, act: AntiAliasedActivation, cfg: BigvganConfig, w: Weights, prefix: string, j: number, input: Value, hint: (v: Value, extra?: number) => Value): Value {
   const g = nn.g;
   const k = cfg.resblockKernelSizes[j];
   const { dilations } = ampLayout(cfg, j);
   const conv = (set: string, l: number, d: number, h: Value) => g.scope(set, () => g.scope(l, () =>
-    conv1d(nn, h, w.get(`${prefix}${set}.${l}.weight`), w.get(`${prefix}${set}.${l}.bias`), { dilation: d, padding: (k * d - d) / 2 })));
-  const activation = (a: number, h: Value) => g.scope('activations', () => g.scope(a, () => act.apply(h, `${prefix}activations.${a}.`)));
+    hint(conv1d(nn, h, w.get(`${prefix}${set}.${l}.weight`), w.get(`${prefix}${set}.${l}.bias`), { dilation: d, padding: (k * d - d) / 2 }))));
+  const activation = (a: number, h: Value) => g.scope('activations', () => g.scope(a, () => act.apply(h, `${prefix}activations.${a}.`, hint)));
   let x = input;
   dilations.forEach((d, l) => {
     let xt: Value;
@@ -262,7 +273,7 @@ function ampBlock(nn: Nn, act: AntiAliasedActivation, cfg: BigvganConfig, w: Wei
     } else {
       xt = conv('convs', l, d, activation(l, x));
     }
-    x = nn.add(xt, x);
+    x = hint(nn.add(xt, x));
   });
   return x;
 }
@@ -277,8 +288,11 @@ class AntiAliasedActivation {
 
   constructor(private readonly nn: Nn, private readonly cfg: BigvganConfig, private readonly w: Weights) {}
 
-  /** x [B, C, 1, T] -> [B, C, 1, T], fp32 throughout; `prefix` is the activation's key prefix (ends with '.'). */
-  apply(x: Value, prefix: string): Value {
+  /**
+   * x [B, C, 1, T] -> [B, C, 1, T], fp32 throughout; `prefix` is the activation's key prefix (ends with '.');
+   * `hint(v, extra)` declares the shape of a signal of length T + extra.
+   */
+  apply(x: Value, prefix: string, hint: (v: Value, extra?: number) => Value = (v) => v): Value {
     const { nn, cfg, w } = this;
     const g = nn.g;
     const alphaRaw = w.get(`${prefix}act.alpha`).data;
@@ -288,8 +302,9 @@ class AntiAliasedActivation {
 
     // UpSample1d: edge pad, then the even and the odd output samples as two depthwise convs.
     const padded = nn.pad(nn.f32(x), [0, 0, 0, up.left, 0, 0, 0, up.right], 'edge');
-    const even0 = this.depthwise(padded, C, up.taps[0], 'upsample.filter_even');
-    const odd0 = this.depthwise(padded, C, up.taps[1], 'upsample.filter_odd');
+    hint(padded, up.left + up.right);
+    const even0 = hint(this.depthwise(padded, C, up.taps[0], 'upsample.filter_even'));
+    const odd0 = hint(this.depthwise(padded, C, up.taps[1], 'upsample.filter_odd'));
 
     // Snake(Beta): x + 1/(b + 1e-9) * sin(a x)^2 with a = exp(alpha), b = exp(beta) folded to constants.
     const betaRaw = cfg.activation === 'snakebeta' ? w.get(`${prefix}act.beta`, [C]).data : alphaRaw;
@@ -304,8 +319,8 @@ class AntiAliasedActivation {
       const a = g.weight('alpha', tensor('float32', [C, 1, 1], alpha));
       const ib = g.weight(cfg.activation === 'snakebeta' ? 'inv_beta' : 'inv_alpha', tensor('float32', [C, 1, 1], invB));
       const snake = (z: Value) => {
-        const s = nn.sin(nn.mul(z, a));
-        return nn.add(z, nn.mul(nn.mul(s, s), ib));
+        const s = hint(nn.sin(hint(nn.mul(z, a))));
+        return hint(nn.add(z, hint(nn.mul(hint(nn.mul(s, s)), ib))));
       };
       return [snake(even0), snake(odd0)];
     });
@@ -314,10 +329,10 @@ class AntiAliasedActivation {
     // left and its last (odd) sample on the right, for both phases; then one depthwise conv per phase.
     const first = nn.expand(nn.slice(even, [0], [1], [3]), nn.ints([1, 1, 1, down.left]));
     const last = nn.expand(nn.slice(odd, [-1], [Number.MAX_SAFE_INTEGER], [3]), nn.ints([1, 1, 1, down.right]));
-    const withEdges = (z: Value) => nn.concat([first, z, last], 3);
-    return nn.add(
-      this.depthwise(withEdges(even), C, down.taps[0], 'downsample.lowpass.filter_even'),
-      this.depthwise(withEdges(odd), C, down.taps[1], 'downsample.lowpass.filter_odd'));
+    const withEdges = (z: Value) => hint(nn.concat([first, z, last], 3), down.left + down.right);
+    return hint(nn.add(
+      hint(this.depthwise(withEdges(even), C, down.taps[0], 'downsample.lowpass.filter_even')),
+      hint(this.depthwise(withEdges(odd), C, down.taps[1], 'downsample.lowpass.filter_odd'))));
   }
 
   /** fp32 depthwise conv of [B, C, 1, T] with the same taps for every channel (no padding). */
