@@ -2,18 +2,7 @@
  * Seeded byte-level mutations for the fuzz test: flips, truncations, inserted junk, deleted or
  * repeated ranges, and header fields overwritten with the values that break naive readers.
  */
-
-/** A small seeded PRNG (mulberry32) returning floats in [0, 1): failures replay from the seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '../helpers/random.ts';
 
 /** Values that make size and count fields lie in interesting ways. */
 const NASTY_U32 = [0, 1, 2, 3, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 12, 16, 18, 40];

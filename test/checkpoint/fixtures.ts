@@ -170,14 +170,6 @@ export function f32Bytes(values: readonly number[]): Uint8Array { return new Uin
 export function u16Bytes(values: readonly number[]): Uint8Array { return new Uint8Array(Uint16Array.from(values).buffer); }
 export function i64Bytes(values: readonly bigint[]): Uint8Array { return new Uint8Array(BigInt64Array.from(values).buffer); }
 
-/** Seeded PRNG (mulberry32) for reproducible fuzzing. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+
+/** Seeded PRNG for reproducible fuzzing. */
+export { mulberry32 as rng } from '../helpers/random.ts';

@@ -1,4 +1,5 @@
 /** The comparison metrics against physical facts: identity, known SNRs, cepstral distances, F0 tracks. */
+import { mulberry32 as rng } from '../helpers/random.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { melSpectrogram } from '../../src/core/dsp/index.ts';
@@ -6,17 +7,6 @@ import {
   compareF0, cosineSimilarity, f0Summary, logMelL1, melCepstralDistortion, melCepstrum, snrDb,
 } from '../../src/core/quality/metrics.ts';
 
-/** A deterministic pseudo-random generator (mulberry32) and Gaussian noise. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function gaussian(n: number, seed: number): Float32Array {
   const r = rng(seed);
   const out = new Float32Array(n);

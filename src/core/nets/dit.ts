@@ -209,15 +209,18 @@ function applyRope(nn: Nn, x: Value, rope: Rope, heads: number, hd: number): Val
   return nn.reshape(nn.concat([o0, o1], -1), [0, 0, heads, hd]);
 }
 
+/** q, k, v from the checkpoint's fused wqkv (rows q | k | v, no biases), as three MatMuls (no Split copy). */
+function qkvProjections(nn: Nn, w: Weights, p: string, x: Value, D: number): Value[] {
+  const parts = splitRows(w.get(`${p}wqkv.weight`, [3 * D, D]), 3);
+  return ['wq', 'wk', 'wv'].map((name, i) => nn.linear(x, parts[i], null, name));
+}
+
 /** Self-attention with fused qkv (no biases), RoPE on q and k, additive key mask, softmax in fp32. */
 function attention(nn: Nn, w: Weights, p: string, x: Value, d: DitConfig, rope: Rope, maskBias: Value | null): Value {
   const H = d.numHeads;
   const D = d.hiddenDim;
   const hd = D / H;
-  const [wq, wk, wv] = splitRows(w.get(`${p}wqkv.weight`, [3 * D, D]), 3);
-  const q = nn.linear(x, wq, null, 'wq');
-  const k = nn.linear(x, wk, null, 'wk');
-  const v = nn.linear(x, wv, null, 'wv');
+  const [q, k, v] = qkvProjections(nn, w, p, x, D);
   const heads = (y: Value) => nn.reshape(y, [0, 0, H, hd]);
   // SDPA scales q k^T by 1/sqrt(hd); scaling q first is the same product and touches T*hd, not T*T, values.
   const qr = nn.mul(applyRope(nn, heads(q), rope, H, hd), nn.scalar(1 / Math.sqrt(hd)));
@@ -235,10 +238,7 @@ function fusedAttention(nn: Nn, w: Weights, p: string, x: Value, d: DitConfig, r
   const H = d.numHeads;
   const D = d.hiddenDim;
   const hd = D / H;
-  const [wq, wk, wv] = splitRows(w.get(`${p}wqkv.weight`, [3 * D, D]), 3);
-  const q = nn.linear(x, wq, null, 'wq');
-  const k = nn.linear(x, wk, null, 'wk');
-  const v = nn.linear(x, wv, null, 'wv');
+  const [q, k, v] = qkvProjections(nn, w, p, x, D);
   const start = g.constant([0], 'int64', [1]);
   const rotate = (y: Value) => g.op('RotaryEmbedding', [y, start, rope.cosTable!, rope.sinTable!], { interleaved: 1, num_heads: H }, { domain: 'com.microsoft' });
   const inputs = [rotate(q), rotate(k), v, null, null, maskBias];

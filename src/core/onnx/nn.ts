@@ -233,24 +233,15 @@ export class Nn {
 
   /** N-d convolution (Conv1d/2d) with PyTorch semantics: zero padding, weight [out, in/groups, ...k]. */
   conv(x: Value, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions = {}, name = ''): Value {
-    const k = weight.shape.length - 2;
-    const prefix = name ? `${name}.` : '';
-    const pads = expand(opts.padding ?? 0, k);
-    const t = this.computeType;
-    const inputs = [this.cast(x, t), this.computeWeight(`${prefix}weight`, weight)];
-    if (bias) inputs.push(this.computeWeight(`${prefix}bias`, bias));
-    const y = this.g.op('Conv', inputs, {
-      kernel_shape: weight.shape.slice(2),
-      strides: expand(opts.stride ?? 1, k),
-      dilations: expand(opts.dilation ?? 1, k),
-      pads: [...pads, ...pads],
-      group: opts.groups ?? 1,
-    });
-    return this.f32(y);
+    return this.convLike('Conv', x, weight, bias, opts, name);
   }
 
   /** Transposed convolution with PyTorch semantics: weight [in, out/groups, ...k], padding crops both ends. */
   convTranspose(x: Value, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions & { outputPadding?: number | readonly number[] } = {}, name = ''): Value {
+    return this.convLike('ConvTranspose', x, weight, bias, opts, name);
+  }
+
+  private convLike(op: 'Conv' | 'ConvTranspose', x: Value, weight: Tensor, bias: Tensor | null | undefined, opts: ConvOptions & { outputPadding?: number | readonly number[] }, name: string): Value {
     const k = weight.shape.length - 2;
     const prefix = name ? `${name}.` : '';
     const pads = expand(opts.padding ?? 0, k);
@@ -265,7 +256,7 @@ export class Nn {
       group: opts.groups ?? 1,
     };
     if (opts.outputPadding) attrs.output_padding = expand(opts.outputPadding, k);
-    return this.f32(this.g.op('ConvTranspose', inputs, attrs));
+    return this.f32(this.g.op(op, inputs, attrs));
   }
 }
 
