@@ -98,12 +98,6 @@ export async function resolveHubFile(repo: string, file: string, options: HubOpt
   return dest;
 }
 
-/** Whether `repo/file` can be had without a download. */
-export function isAvailableLocally(repo: string, file: string, options: HubOptions = {}): boolean {
-  const o = hubOptionsFromEnv(options);
-  return (o.mirror !== undefined && existsSync(resolve(o.mirror, repo, file))) || existsSync(join(o.cacheDir!, 'hub', repo, file));
-}
-
 async function download(repo: string, file: string, dest: string, o: HubOptions, req: FileRequest): Promise<void> {
   const base = (o.baseUrl ?? 'https://huggingface.co').replace(/\/+$/, '');
   const url = `${base}/${repo}/resolve/${encodeURIComponent(o.revision ?? 'main')}/${file}`;

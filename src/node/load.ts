@@ -133,20 +133,18 @@ export class SeedVc {
     const ditWeights = () => (dit ??= loadDitCheckpoint(readFileSync(files.checkpoint), basename(files.checkpoint), config));
     const read = (p: string) => new Uint8Array(readFileSync(p));
     const hiftCfg = parseHiftConfig('hift: {}\nf0_predictor: {}', 'built-in configs/hifigan.yml');
+    // The content encoder's config.json, parsed once for the graph build and the encoder wrapper.
+    const contentJson = readFileSync(files.contentConfig, 'utf8');
+    const whisperCfg = tok.type === 'whisper' ? parseWhisperConfig(contentJson) : undefined;
+    const xlsrCfg = tok.type === 'xlsr' ? parseWav2vec2Config(contentJson, tok.outputLayer) : undefined;
 
     const builders: Record<NetworkName, { stage: StageName; sources: string[]; build: (p: Precision) => GraphBuilder }> = {
       content: {
         stage: 'content',
         sources: [files.contentConfig, files.content],
-        build: (precision) => {
-          const json = readFileSync(files.contentConfig, 'utf8');
-          if (tok.type === 'whisper') {
-            const c = parseWhisperConfig(json);
-            return buildWhisperEncoder(c, loadWhisperEncoderWeights(read(files.content), basename(files.content), c), { precision });
-          }
-          const c = parseWav2vec2Config(json, tok.outputLayer);
-          return buildWav2vec2(c, loadWav2vec2Weights(read(files.content), basename(files.content), c), { precision });
-        },
+        build: (precision) => (whisperCfg
+          ? buildWhisperEncoder(whisperCfg, loadWhisperEncoderWeights(read(files.content), basename(files.content), whisperCfg), { precision })
+          : buildWav2vec2(xlsrCfg!, loadWav2vec2Weights(read(files.content), basename(files.content), xlsrCfg!), { precision })),
       },
       speaker: {
         stage: 'speaker',
@@ -196,9 +194,9 @@ export class SeedVc {
       return session;
     };
 
-    const makeContent = (session: NetSession): ContentEncoder => (tok.type === 'whisper'
-      ? new WhisperContentEncoder(session, parseWhisperConfig(readFileSync(files.contentConfig, 'utf8')))
-      : new XlsrContentEncoder(session, parseWav2vec2Config(readFileSync(files.contentConfig, 'utf8'), tok.outputLayer).hiddenSize));
+    const makeContent = (session: NetSession): ContentEncoder => (whisperCfg
+      ? new WhisperContentEncoder(session, whisperCfg)
+      : new XlsrContentEncoder(session, xlsrCfg!.hiddenSize));
     const makeVocoder = (session: NetSession): Vocoder => (config.vocoder.type === 'hifigan'
       ? new HiftVocoder(session, hiftCfg.nbHarmonics, hiftUpsampleFactor(hiftCfg))
       : new GraphVocoder(session));

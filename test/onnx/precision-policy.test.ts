@@ -99,12 +99,13 @@ for (const [name, build] of Object.entries(NETWORKS)) {
     assert.deepEqual(leftInFp32.map((n) => n.name), [], 'autocast ops left in fp32 outside the documented islands');
     // Weights of fp16 ops are stored as fp16 initializers (half the bytes on disk and in memory).
     const producedByNode = new Set(nodes.flatMap((n) => n.outputs));
+    const types16 = g16.dtypes();
     let weights = 0;
     for (const n of nodes) {
       if (!AUTOCAST_OPS.has(n.opType) || n.outputTypes[0] !== 'float16') continue;
       for (const w of n.inputs.slice(1)) {
-        if (!w || producedByNode.has(w) || !g16.dtypes().has(w)) continue;
-        assert.equal(g16.dtypes().get(w), 'float16', `${n.name} weight ${w}`);
+        if (!w || producedByNode.has(w) || !types16.has(w)) continue;
+        assert.equal(types16.get(w), 'float16', `${n.name} weight ${w}`);
         weights++;
       }
     }
@@ -115,9 +116,9 @@ for (const [name, build] of Object.entries(NETWORKS)) {
 
 test('the graph interface stays fp32 under the fp16 policy (Node 20 has no Float16Array)', async () => {
   const { nodeBackend } = await import('../../src/node/backend.ts');
-  const s = await nodeBackend.createSession(NETWORKS.dit_wavenet('fp16').toOnnx(), { label: 'dit16' });
-  await s.release();
   const g = NETWORKS.dit_wavenet('fp16');
+  const s = await nodeBackend.createSession(g.toOnnx(), { label: 'dit16' });
+  await s.release();
   const types = g.dtypes();
   for (const name of ['x', 'prompt_x', 't', 'style', 'cond', 'velocity']) assert.equal(types.get(name), 'float32', name);
 });

@@ -126,7 +126,6 @@ export class Nn {
   }
   gather(x: Value, indices: Value, axis = 0): Value { return this.g.op('Gather', [x, indices], { axis }, { dtype: x.dtype }); }
   expand(x: Value, shape: Value): Value { return this.g.op('Expand', [x, shape]); }
-  tile(x: Value, repeats: Value): Value { return this.g.op('Tile', [x, repeats]); }
   pad(x: Value, pads: readonly number[], mode: 'constant' | 'reflect' | 'edge' = 'constant', value = 0): Value {
     const inputs = [x, this.ints(pads)];
     if (mode === 'constant' && value !== 0) inputs.push(this.scalar(value, x));
