@@ -21,6 +21,7 @@ import type { GraphBuilder } from '../core/onnx/graph.ts';
 import type { Precision } from '../core/onnx/nn.ts';
 import { type ContentEncoder, WhisperContentEncoder, XlsrContentEncoder } from '../core/pipeline/content.ts';
 import { type ConvertOptions, type ConvertResult, type ConverterSessions, VoiceConverter } from '../core/pipeline/convert.ts';
+import { hazardFor } from '../core/pipeline/guard.ts';
 import { RmvpePitchExtractor } from '../core/pipeline/pitch.ts';
 import { GraphVocoder, HiftVocoder, type Vocoder } from '../core/pipeline/vocoder.ts';
 import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, type StageName, resolvePrecision } from '../core/precision.ts';
@@ -200,9 +201,9 @@ export class SeedVc {
     const makeVocoder = (session: NetSession): Vocoder => (config.vocoder.type === 'hifigan'
       ? new HiftVocoder(session, hiftCfg.nbHarmonics, hiftUpsampleFactor(hiftCfg))
       : new GraphVocoder(session));
-    // fp32 twins of the fp16 stages, opened on the guard's first need only.
+    // fp32 twins of the fp16 / int8 stages, opened on the guard's first need only.
     const fp32Twin = <T>(stage: StageName, name: NetworkName, wrap: (s: NetSession) => T): (() => Promise<T>) | undefined => {
-      if (plan.stages[stage].precision !== 'fp16') return undefined;
+      if (plan.stages[stage].precision === 'fp32') return undefined;
       let pending: Promise<T> | undefined;
       return () => (pending ??= (async () => {
         log(`fp16 guard: opening an fp32 ${name} session`);
@@ -222,6 +223,7 @@ export class SeedVc {
           content: fp32Twin('content', 'content', makeContent),
           estimator: fp32Twin('dit', 'dit', (s) => s),
           vocoder: fp32Twin('vocoder', 'vocoder', makeVocoder),
+          hazard: { content: hazardFor(plan.stages.content.precision), estimator: hazardFor(plan.stages.dit.precision), vocoder: hazardFor(plan.stages.vocoder.precision) },
         },
       };
       dit = undefined; // the graphs hold the weights now (a later fp32 twin re-reads the checkpoint)
