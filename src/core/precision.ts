@@ -115,7 +115,7 @@ export function resolvePrecision(request: PrecisionRequest, caps: DeviceCapabili
   // CPUs compute fp16 through fp32 anyway: store fp16 weights and cast them once, at load.
   const cpuLike = caps.device === 'cpu' || caps.device === 'wasm';
   const half: Precision = cpuLike ? 'fp16-storage' : 'fp16';
-  const halfWhy = !cpuLike ? '' : ' (fp16-stored weights, fp32 arithmetic: this device has no fast fp16, and the weights are cast once at load so memory stays at or below fp32)';
+  const halfWhy = !cpuLike ? '' : '; no fp16 arithmetic here: fp16-stored weights cast to fp32 once at load (peak memory at or below fp32)';
   const stages = {} as Record<StageName, StageDecision>;
   for (const stage of STAGES) {
     let p: Precision = 'fp32';

@@ -15,6 +15,7 @@ import { buildDitEstimator } from '../../src/core/nets/dit.ts';
 import { buildWav2vec2, loadWav2vec2Weights, normalizeWav2vec2Input, parseWav2vec2Config } from '../../src/core/nets/wav2vec2.ts';
 import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig, whisperContent } from '../../src/core/nets/whisper-encoder.ts';
 import type { Precision } from '../../src/core/onnx/nn.ts';
+import { FP16_MAX, hazardFor } from '../../src/core/pipeline/guard.ts';
 import { type Tensor, tensor } from '../../src/core/tensor.ts';
 import { nodeBackend } from '../../src/node/backend.ts';
 import { GOLDEN, HUB, caseTensors, getF32, getTensor, goldenCase, goldenTensors, relErr } from '../helpers/golden.ts';
@@ -85,4 +86,13 @@ test('XLS-R int8 build stays within the int8 tolerance of its fp32 build', async
   const err = relErr(q.data, ref.data);
   t.diagnostic(`XLS-R int8 vs fp32 err ${err.toExponential(2)} (tol ${INT8_TOL})`);
   assert.ok(err < INT8_TOL && err > 0, `err ${err}`);
+});
+
+test('the guard checks int8 and fp16-storage windows for non-finite values only (they compute in fp32), fp16 ones also for overflow', () => {
+  const big = new Float32Array([0, 0.9 * FP16_MAX]);
+  for (const p of ['int8', 'fp16-storage']) {
+    assert.equal(hazardFor(p)(big), null, `${p}: a large finite value is fine`);
+    assert.match(hazardFor(p)(new Float32Array([1, NaN]))!, /non-finite/);
+  }
+  assert.match(hazardFor('fp16')(big)!, /fp16 limit/);
 });
