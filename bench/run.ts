@@ -14,7 +14,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { probeDevices } from '../src/node/devices.ts';
-import type { E2eResult, E2eStage } from './e2e.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { E2E_BENCH_VERSION, type E2eResult, type E2eStage } from './e2e.ts';
 import type { StageResult } from './stage.ts';
 import { cpuCapabilities } from '../src/node/devices.ts';
 
@@ -89,8 +92,11 @@ if (!only || only === 'e2e') {
   log('\n== whole conversion at official sizes (whisper-small, CAMPPlus, DiT 13x512 + WaveNet, BigVGAN 22 kHz), 10 s source, 5 s reference, cpu ==');
   const roof = measure('matmul2048', 'fp32', 'cpu');
   log(`MatMul 2048^3 roofline: ${roof.gflops!.toFixed(1)} GFLOP/s`);
-  // FLOPs per stage, from a profiled fp32 run at one step (the work is the same in every precision).
-  const prof = e2e('fp32', [1], 10, 5, true);
+  // FLOPs per stage, from a profiled fp32 run at one step (the work is the same in every precision),
+  // cached next to the bench graphs (profiling slows a run down several times).
+  const flopsFile = join(tmpdir(), 'seed-vc-bench', `e2e-flops-v${E2E_BENCH_VERSION}-10-5.json`);
+  const prof: E2eResult = existsSync(flopsFile) ? JSON.parse(readFileSync(flopsFile, 'utf8')) : e2e('fp32', [1], 10, 5, true);
+  writeFileSync(flopsFile, JSON.stringify(prof));
   const flopsAt = (stage: E2eStage, steps: number) => (stage === 'dit' ? prof.flops!.dit * steps : prof.flops![stage]);
   log(`FLOPs per stage (profiled): ${STAGES.map((st) => `${st} ${(prof.flops![st] / 1e9).toFixed(1)} G${st === 'dit' ? '/step' : ''}`).join(', ')}${prof.unknownNodes ? ` (${prof.unknownNodes} product nodes without shapes)` : ''}`);
   const rows: Record<string, unknown> = {};
