@@ -1,14 +1,20 @@
 /** `seed-vc convert`: one source, one reference voice, one output file. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { ModelSetId } from '../core/models/catalog.ts';
-import { type ConvertEvent, type ConvertOptions, type ConvertResult, DEFAULTS } from '../core/pipeline/convert.ts';
+import { DEFAULT_MAX_DECODED_SECONDS } from '../core/audio/limits.ts';
+import type { MonoAudio } from '../core/audio/types.ts';
+import {
+  type ConvertEvent, type ConvertOptions, type ConvertResult, DEFAULTS, checkInputAudio, validateConvertOptions,
+} from '../core/pipeline/convert.ts';
 import { noiseFromSafetensors } from '../core/pipeline/noise.ts';
 import { type PrecisionRequest, precisionFromFp16Flag } from '../core/precision.ts';
 import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
 import type { DeviceRequest } from '../node/devices.ts';
+import { checkUsableDir } from '../node/fs-checks.ts';
 import { type LoadEvent, SeedVc } from '../node/load.ts';
 import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
 import { type Reporter, createReporter } from './progress.ts';
@@ -41,6 +47,7 @@ interface ConvertCliOptions extends ModelCliOptions {
   seed?: string;
   noise?: string;
   format: 'float32' | 'pcm16';
+  maxDuration: number;
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -60,6 +67,7 @@ export function registerConvert(program: Command): void {
     .option('--seed <n|none>', 'seed of the initial noise (default: random, printed in --json)')
     .option('--noise <file>', 'safetensors file with the initial noise z.0, z.1, ... (reproduces a reference run exactly)')
     .addOption(new Option('--format <fmt>', 'WAV sample format').choices(['float32', 'pcm16']).default('float32'))
+    .option('--max-duration <seconds>', 'refuse inputs that decode to longer than this', parseNumber, DEFAULT_MAX_DECODED_SECONDS)
     .option('--force', 'overwrite an existing output file')
     .option('--json', 'print the result as one JSON object on stdout')
     .option('-q, --quiet', 'no progress output');
@@ -76,11 +84,34 @@ function pyFloat(x: number): string {
   return Number.isInteger(x) ? x.toFixed(1) : String(x);
 }
 
+/** The output file: `--output` itself when it names a .wav, else a file named as inference.py names it in that folder. */
 function outputPath(o: ConvertCliOptions): string {
   const stem = (p: string) => basename(p).split('.')[0];
   const name = `vc_${stem(o.source)}_${stem(o.target)}_${pyFloat(o.lengthAdjust)}_${o.diffusionSteps}_${pyFloat(o.inferenceCfgRate)}.wav`;
   if (!o.output) return join('reconstructed', name);
-  return extname(o.output).toLowerCase() === '.wav' ? o.output : join(o.output, name);
+  const ext = extname(o.output).toLowerCase();
+  if (ext === '.wav') return o.output;
+  const isDir = (() => { try { return statSync(o.output).isDirectory(); } catch { return false; } })();
+  if (isDir || ext === '' || /[\\/]$/.test(o.output)) return join(o.output, name);
+  throw new InvalidInputError(`--output ${o.output}: '${ext}' files are not written; give a .wav file or a folder (the output is always WAV)`);
+}
+
+/** Model options that can be judged without loading anything: --threads, --cache-dir. */
+export function validateModelOptions(o: Pick<ModelCliOptions, 'threads' | 'cacheDir'>): void {
+  const cpus = availableParallelism();
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= cpus)) {
+    throw new InvalidInputError(`--threads must be an integer in 1..${cpus} (the CPUs this machine offers), got ${o.threads}`);
+  }
+  const cacheDir = o.cacheDir ?? (process.env.SEED_VC_CACHE || undefined);
+  if (cacheDir !== undefined) checkUsableDir(cacheDir, o.cacheDir !== undefined ? '--cache-dir' : 'SEED_VC_CACHE');
+}
+
+/** Reads an input file under the duration limit, reports the codec's warnings, and runs the pipeline's input checks. */
+export async function readInput(path: string, what: 'source' | 'target', maxSeconds: number): Promise<MonoAudio> {
+  const audio = await readAudioFile(path, { maxSeconds });
+  for (const w of audio.warnings ?? []) process.stderr.write(`seed-vc: warning: ${path}: ${w}\n`);
+  checkInputAudio(audio, what === 'source' ? 'source' : 'reference');
+  return audio;
 }
 
 export function loadOptions(o: ModelCliOptions, reporter: Reporter) {
@@ -138,12 +169,16 @@ export interface ConvertSummary {
 }
 
 async function runConvert(o: ConvertCliOptions, reporter: Reporter): Promise<ConvertSummary> {
+  // Check everything the user gave before the (slow, possibly downloading) model load: options, output, inputs.
   const out = outputPath(o);
-  // Check everything the user gave before the (slow) model load.
-  const protect = [o.source, o.target];
-  const [source, reference] = [await readAudioFile(o.source), await readAudioFile(o.target)];
+  validateModelOptions(o);
+  if (!(o.maxDuration > 0)) throw new InvalidInputError(`--max-duration must be a positive number of seconds, got ${o.maxDuration}`);
   const cOpts = convertOptions(o, reporter);
+  validateConvertOptions(cOpts);
+  const protect = [o.source, o.target];
   await writeWavFile(out, new Float32Array(0), 1, { protect, force: o.force, dryRun: true });
+  const source = await readInput(o.source, 'source', o.maxDuration);
+  const reference = await readInput(o.target, 'target', o.maxDuration);
   const model = await SeedVc.load(loadOptions(o, reporter));
   try {
     reporter.info(`device ${model.device.device}, precision ${model.plan.mode} (${model.plan.reason})`);
