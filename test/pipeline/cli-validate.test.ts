@@ -116,3 +116,25 @@ test('-o with an unsupported extension is an error (no folder is made); an unwri
   assert.ok(requests.length > n, 'a valid command does reach the hub (which has nothing)');
   assert.deepEqual(readdirSync(join(dir, 'v1.2')), [], 'nothing written when the load fails');
 });
+
+test('seed-vc ab checks its options, inputs and report folder before any hub request', { timeout: 60_000 }, async () => {
+  wav('src.wav', 1.5);
+  wav('ref.wav', 1.5);
+  const ab = async (extra: string[], re: RegExp) => {
+    const cache = join(dir, `cache-${caseNo++}`);
+    const before = requests.length;
+    const r = await cli(['ab', '-s', join(dir, 'src.wav'), '-t', join(dir, 'ref.wav'), '-o', join(dir, 'report'),
+      '--hub-url', hubUrl, '--cache-dir', cache, '--device', 'cpu', '-q', ...extra]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr.trim(), re);
+    assert.equal(requests.length, before, `no download attempt for ab ${extra.join(' ')}`);
+    assert.ok(!existsSync(cache) && !existsSync(join(dir, 'report')), 'nothing created');
+  };
+  await ab(['--diffusion-steps', '0'], /diffusion steps must be an integer in 1\.\.1000, got 0/);
+  await ab(['--b', 'inference-cfg-rate=11'], /inference-cfg-rate|inference CFG rate/);
+  await ab(['--length-adjust', '0'], /length adjust must be in \(0, 10\]/);
+  await ab(['--max-duration', '1'], /src\.wav: the data chunk holds 1\.5 s of audio, more than the limit of 1 s/);
+  await ab(['--threads', '0'], /--threads must be an integer in 1\.\./);
+  writeFileSync(join(dir, 'silent-ref.wav'), encodeWav(new Float32Array(24000), 16000));
+  await ab(['-t', join(dir, 'silent-ref.wav')], /reference audio is silent/);
+});
