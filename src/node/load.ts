@@ -50,6 +50,8 @@ export interface LoadOptions extends HubOptions {
   device?: DeviceRequest;
   /** Intra-op threads per session (default: ORT's choice). */
   threads?: number;
+  /** CosyVoice's hifigan.yml for the HiFT vocoder (real-time set); default: the released sizes. */
+  hiftConfig?: string;
   /** Skip the on-disk graph cache (always build from the checkpoints). */
   noGraphCache?: boolean;
   onEvent?: (e: LoadEvent) => void;
@@ -132,13 +134,16 @@ export class SeedVc {
     let dit: DitCheckpoint | undefined;
     const ditWeights = () => (dit ??= loadDitCheckpoint(readFileSync(files.checkpoint), basename(files.checkpoint), config));
     const read = (p: string) => new Uint8Array(readFileSync(p));
-    const hiftCfg = parseHiftConfig('hift: {}\nf0_predictor: {}', 'built-in configs/hifigan.yml');
+    if (o.hiftConfig !== undefined && !existsSync(o.hiftConfig)) throw new InvalidInputError(`file not found: ${o.hiftConfig} (--hift-config)`);
+    const hiftCfg = o.hiftConfig
+      ? parseHiftConfig(readFileSync(o.hiftConfig, 'utf8'), o.hiftConfig)
+      : parseHiftConfig('hift: {}\nf0_predictor: {}', 'built-in configs/hifigan.yml');
     // The content encoder's config.json, parsed once for the graph build and the encoder wrapper.
     const contentJson = readFileSync(files.contentConfig, 'utf8');
     const whisperCfg = tok.type === 'whisper' ? parseWhisperConfig(contentJson) : undefined;
     const xlsrCfg = tok.type === 'xlsr' ? parseWav2vec2Config(contentJson, tok.outputLayer) : undefined;
 
-    const builders: Record<NetworkName, { stage: StageName; sources: string[]; build: (p: Precision) => GraphBuilder }> = {
+    const builders: Record<NetworkName, { stage: StageName; sources: string[]; extra?: unknown; build: (p: Precision) => GraphBuilder }> = {
       content: {
         stage: 'content',
         sources: [files.contentConfig, files.content],
@@ -164,8 +169,10 @@ export class SeedVc {
       vocoder: {
         stage: 'vocoder',
         sources: files.vocoderConfig ? [files.vocoderConfig, files.vocoder] : [files.vocoder],
+        // HiFT: its sizes come from hifigan.yml, and the graph also reports the predicted F0
+        extra: config.vocoder.type === 'hifigan' ? { hift: hiftCfg, f0Output: true } : undefined,
         build: (precision) => {
-          if (config.vocoder.type === 'hifigan') return buildHift(hiftCfg, loadHiftWeights(read(files.vocoder), basename(files.vocoder), hiftCfg), { precision });
+          if (config.vocoder.type === 'hifigan') return buildHift(hiftCfg, loadHiftWeights(read(files.vocoder), basename(files.vocoder), hiftCfg), { precision, f0Output: true });
           const c = parseBigvganConfig(readFileSync(files.vocoderConfig, 'utf8'));
           return buildBigvgan(c, loadBigvganWeights(read(files.vocoder), basename(files.vocoder), c), { precision });
         },
@@ -185,7 +192,7 @@ export class SeedVc {
       const b = builders[name];
       const t0 = performance.now();
       const sources = await Promise.all(b.sources.map((p) => fileSha256(p, o.noGraphCache ? undefined : o.cacheDir)));
-      const graph = await cachedGraph(o.noGraphCache ? undefined : o.cacheDir, { network: name, precision, sources }, () => b.build(precision).toOnnx());
+      const graph = await cachedGraph(o.noGraphCache ? undefined : o.cacheDir, { network: name, precision, sources, extra: b.extra }, () => b.build(precision).toOnnx());
       emit({ type: 'build', network: name, status: graph.cached ? 'cached' : 'built', ms: performance.now() - t0 });
       const t1 = performance.now();
       const session = await nodeBackend.createSession(graph.bytes, { device: device.device, threads: o.threads, label: name });

@@ -50,6 +50,8 @@ export interface HiftBuildOptions {
   precision?: Precision;
   /** Also output `f0` [B, frames], `source` [B, samples], `source_stft` [B, n_fft + 2, frames'] and `conv_post`. */
   debugOutputs?: boolean;
+  /** Also output the predicted `f0` [B, frames] (Hz; below nsf_voiced_threshold = unvoiced). */
+  f0Output?: boolean;
 }
 
 /** Samples per mel frame: prod(upsample_rates) * hop_len. */
@@ -238,8 +240,8 @@ export function buildHift(cfg: HiftConfig, w: Weights, opts: HiftBuildOptions = 
   });
   const out = nn.clip(wave, -cfg.audioLimit, cfg.audioLimit);
   g.output(out, 'waveform', ['batch', 'samples']);
+  if (opts.debugOutputs || opts.f0Output) g.output(f0, 'f0', ['batch', 'frames']);
   if (opts.debugOutputs) {
-    g.output(f0, 'f0', ['batch', 'frames']);
     g.output(nn.squeeze(source, [1]), 'source', ['batch', 'samples']);
     g.output(sStft, 'source_stft', ['batch', cfg.nFft + 2, 'stft_frames']);
     g.output(post, 'conv_post', ['batch', cfg.nFft + 2, 'stft_frames']);

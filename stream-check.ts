@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readWav, toMono } from './src/core/audio/index.ts';
+import { readSafetensors } from './src/core/checkpoint/safetensors.ts';
+import { toFloat32 } from './src/core/tensor.ts';
+import { StreamingConverter } from './src/core/pipeline/stream.ts';
+import { SeedVc } from './src/node/load.ts';
+const G = '../shared/golden/stream';
+const id = process.argv[2] ?? 'rt_readme_0p18';
+const dir = join(G, id);
+const c = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8'));
+const wav = (p: string) => { const a = readWav(new Uint8Array(readFileSync(p)), p); return toMono(a); };
+const exp = readSafetensors(new Uint8Array(readFileSync(join(dir, 'expected.safetensors'))), 'e').tensors;
+const noise = readSafetensors(new Uint8Array(readFileSync(join(dir, 'noise.safetensors'))), 'n').tensors;
+const f = (n: string) => toFloat32(exp.get(n)!).data;
+const rel = (a: ArrayLike<number>, g: ArrayLike<number>) => { if (a.length !== g.length) return `LEN ${a.length}!=${g.length}`; let m = 0, s = 0; for (let i = 0; i < g.length; i++) { m = Math.max(m, Math.abs(a[i] - g[i])); s += g[i] * g[i]; } const r = Math.sqrt(s / g.length); return (r ? m / r : m).toExponential(2); };
+const t0 = performance.now();
+const model = await SeedVc.load({ model: 'realtime', mirror: '../shared/golden/hub', offline: true, precision: 'fp32', device: 'cpu', hiftConfig: join(G, 'configs/hifigan.yml') });
+console.log('load', (performance.now() - t0).toFixed(0));
+const s = c.settings;
+const conv = new StreamingConverter(model.config, model.converter.sessions, { blockTime: s.block_time, crossfadeTime: s.crossfade_time, extraTimeCe: s.extra_time_ce, extraTime: s.extra_time, extraTimeRight: s.extra_time_right, diffusionSteps: s.diffusion_steps, inferenceCfgRate: s.inference_cfg_rate, maxPromptLength: s.max_prompt_length });
+console.log(JSON.stringify(conv.sizes));
+conv.setReference(wav(join(dir, 'reference.wav')));
+const cache = await conv.referenceCache();
+console.log('ref', rel(cache.sOri.data, f('ref.S_ori')), rel(cache.promptCondition.data, f('ref.prompt_condition')), rel(cache.mel2.data, f('ref.mel2')), rel(cache.style2.data, f('ref.style2')));
+const src = wav(join(dir, 'source.wav'));
+const B = conv.sizes.blockFrame;
+const offs = exp.get('sola_offsets')!.data as BigInt64Array;
+const sn = toFloat32(noise.get('hift.sine_noise')!).data;
+for (let k = 0; k < c.blocks; k++) {
+  const r = await conv.process(src.subarray(k * B, (k + 1) * B), { keepIntermediates: true, noise: (b) => toFloat32(noise.get(`z.${b}`)!).data, vocoderDraws: (b) => ({ phase: toFloat32(noise.get(`hift.phase.${b}`)!).data, sineNoise: sn }) });
+  const im = r.intermediates!;
+  console.log(k, r.offset, Number(offs[k]), 'wav16k', rel(im.wav16k, f(`wav16k.${k}`)), 'content', rel(im.content.data, f(`content.${k}`)), 'cond', rel(im.cond.data, f(`cond.${k}`)), 'mel', rel(im.mel.data, f(`mel.${k}`)), 'f0', im.f0 ? rel(im.f0, f(`f0.${k}`)) : '-', 'voc', rel(im.vocoder, f(`vocoder.${k}`)), 'corr', rel(im.solaCorr, f(`sola_corr.${k}`)), 'emit', rel(r.output, f(`emitted.${k}`)), JSON.stringify(Object.fromEntries(Object.entries(r.ms).map(([a,b])=>[a,Math.round(b)]))));
+}
+await model.dispose();
