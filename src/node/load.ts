@@ -12,7 +12,8 @@ import { type DitCheckpoint, loadDitCheckpoint } from '../core/models/dit-checkp
 import { buildBigvgan, loadBigvganWeights, parseBigvganConfig } from '../core/nets/bigvgan.ts';
 import { buildCampplus, campplusConfig, loadCampplusWeights } from '../core/nets/campplus.ts';
 import { buildDitEstimator } from '../core/nets/dit.ts';
-import { buildHift, hiftUpsampleFactor, loadHiftWeights, parseHiftConfig } from '../core/nets/hift.ts';
+import { buildHift, hiftConfigFromWeights, hiftParamShapes, hiftUpsampleFactor, loadHiftWeights, parseHiftConfig } from '../core/nets/hift.ts';
+import { WeightStore, checkShapes } from '../core/checkpoint/state-dict.ts';
 import { buildLengthRegulator } from '../core/nets/length-regulator.ts';
 import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../core/nets/rmvpe.ts';
 import { buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../core/nets/wav2vec2.ts';
@@ -170,9 +171,16 @@ export class SeedVc {
         stage: 'vocoder',
         sources: files.vocoderConfig ? [files.vocoderConfig, files.vocoder] : [files.vocoder],
         // HiFT: its sizes come from hifigan.yml, and the graph also reports the predicted F0
-        extra: config.vocoder.type === 'hifigan' ? { hift: hiftCfg, f0Output: true } : undefined,
+        extra: config.vocoder.type === 'hifigan' ? { hift: hiftCfg, widthsFromWeights: !o.hiftConfig, f0Output: true } : undefined,
         build: (precision) => {
-          if (config.vocoder.type === 'hifigan') return buildHift(hiftCfg, loadHiftWeights(read(files.vocoder), basename(files.vocoder), hiftCfg), { precision, f0Output: true });
+          if (config.vocoder.type === 'hifigan') {
+            if (o.hiftConfig) return buildHift(hiftCfg, loadHiftWeights(read(files.vocoder), basename(files.vocoder), hiftCfg), { precision, f0Output: true });
+            // no hifigan.yml given: the released layout, with the channel widths the checkpoint has
+            const store = WeightStore.fromBytes(read(files.vocoder), basename(files.vocoder));
+            const cfg = hiftConfigFromWeights(hiftCfg, store);
+            checkShapes(store, hiftParamShapes(cfg), basename(files.vocoder));
+            return buildHift(cfg, store, { precision, f0Output: true });
+          }
           const c = parseBigvganConfig(readFileSync(files.vocoderConfig, 'utf8'));
           return buildBigvgan(c, loadBigvganWeights(read(files.vocoder), basename(files.vocoder), c), { precision });
         },

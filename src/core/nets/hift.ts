@@ -184,6 +184,21 @@ export function hiftParamShapes(cfg: HiftConfig): Map<string, number[]> {
   return m;
 }
 
+/**
+ * `cfg` with the channel widths (hift.base_channels, f0_predictor.cond_channels) a checkpoint was trained with,
+ * read from its conv_pre and first condnet weights: lets a hift.pt of another width load without its YAML.
+ */
+export function hiftConfigFromWeights(cfg: HiftConfig, store: WeightStore): HiftConfig {
+  const dim0 = (name: string): number | undefined => (store.raw(`${name}.weight`) ?? store.raw(`${name}.weight_v`))?.shape[0];
+  const base = dim0('conv_pre');
+  const cond = dim0('f0_predictor.condnet.0');
+  return {
+    ...cfg,
+    baseChannels: base ?? cfg.baseChannels,
+    f0Predictor: { ...cfg.f0Predictor, condChannels: cond ?? cfg.f0Predictor.condChannels },
+  };
+}
+
 /** Reads a HiFT state_dict (CosyVoice hift.pt layout, weight norm folded on access) and checks it against `cfg`. */
 export function loadHiftWeights(bytes: Uint8Array, file: string, cfg: HiftConfig): WeightStore {
   const store = WeightStore.fromBytes(bytes, file);
