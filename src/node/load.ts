@@ -40,6 +40,8 @@ export interface LoadOptions extends HubOptions {
   threads?: number;
   /** Skip the on-disk graph cache (always build from the checkpoints). */
   noGraphCache?: boolean;
+  /** CosyVoice's hifigan.yml for a HiFT vocoder (real-time set); default: the released layout, widths from hift.pt. */
+  hiftConfig?: string;
   onEvent?: (e: LoadEvent) => void;
   log?: (line: string) => void;
 }
@@ -99,6 +101,11 @@ export class SeedVc {
 
     const family = familyOf(config);
     for (const f of family.files(config)) files[f.role] = await firstAvailable(f.hub.map((h) => () => hub(h.repo, h.file)));
+    if (o.hiftConfig !== undefined) {
+      if (config.vocoder.type !== 'hifigan') throw new InvalidInputError(`--hift-config: this model's vocoder is ${config.vocoder.type}, not HiFT`);
+      if (!existsSync(o.hiftConfig)) throw new InvalidInputError(`file not found: ${o.hiftConfig} (--hift-config)`);
+      files.vocoderConfig = o.hiftConfig;
+    }
 
     const device = await chooseDevice(o.device ?? 'auto', log);
     const plan = resolvePrecision(o.precision ?? 'auto', device, { vocoderFp16: o.vocoderFp16 });
