@@ -16,6 +16,7 @@ import { buildLengthRegulator } from '../../src/core/nets/length-regulator.ts';
 import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../../src/core/nets/rmvpe.ts';
 import { buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../../src/core/nets/wav2vec2.ts';
 import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig } from '../../src/core/nets/whisper-encoder.ts';
+import { buildHubert, loadHubertWeights, parseHubertConfig } from '../../src/core/nets/v2/hubert.ts';
 import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
 import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
@@ -54,6 +55,11 @@ const NETWORKS: Record<string, (p: Precision) => GraphBuilder> = {
     const dir = join(HUB, 'facebook/wav2vec2-xls-r-300m');
     const cfg = parseWav2vec2Config(text(join(dir, 'config.json')), 12);
     return buildWav2vec2(cfg, loadWav2vec2Weights(bytes(join(dir, 'model.safetensors')), 'xlsr', cfg), { precision });
+  },
+  v2_hubert: (precision) => {
+    const dir = join(HUB, 'facebook/hubert-large-ll60k');
+    const cfg = parseHubertConfig(text(join(dir, 'config.json')));
+    return buildHubert(cfg, loadHubertWeights(bytes(join(dir, 'model.safetensors')), 'hubert', cfg), { precision });
   },
   hift: (precision) => {
     const cfg = parseHiftConfig(text(join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml')));

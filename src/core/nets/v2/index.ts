@@ -1,0 +1,2 @@
+/** Seed-VC v2 network builders (HuBERT, ASTRAL extractors, length regulator, DiT). */
+export * from './hubert.ts';

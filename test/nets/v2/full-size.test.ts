@@ -1,0 +1,34 @@
+/**
+ * Seed-VC v2 networks at their official widths (configs/v2/vc_wrapper.yaml, hubert-large) with random
+ * weights: the graphs build, load and run, with the right shapes and finite outputs, fp32 and fp16.
+ * To keep CI short, the deep stacks run with 2 of their layers / blocks (every layer has the same shapes);
+ * SEED_VC_V2_FULL_DEPTH=1 runs them at full depth (HuBERT 18 layers, ConvNeXt 12 blocks, DiT 13 layers).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { type HubertConfig, buildHubert, hubertParamShapes, normalizeHubertInput } from '../../../src/core/nets/v2/hubert.ts';
+import { tensor } from '../../../src/core/tensor.ts';
+import { allFinite, randomWeights, runGraph, seededUniform } from '../../helpers/onnx.ts';
+
+const FULL = process.env.SEED_VC_V2_FULL_DEPTH === '1';
+const depth = (n: number) => (FULL ? n : 2);
+
+for (const precision of ['fp32', 'fp16'] as const) {
+  test(`HuBERT-large (1024 wide, ${depth(18)} of 18 layers, random weights) on 1 s: [1, 49, 1024], finite (${precision})`, async (t) => {
+    const cfg: HubertConfig = {
+      hiddenSize: 1024, numAttentionHeads: 16, intermediateSize: 4096, convDim: new Array(7).fill(512),
+      convKernel: [10, 3, 3, 3, 3, 2, 2], convStride: [5, 2, 2, 2, 2, 2, 2], convBias: true,
+      numConvPosEmbeddings: 128, numConvPosEmbeddingGroups: 16, layerNormEps: 1e-5, numHiddenLayers: 24,
+      outputLayer: depth(18), finalLayerNorm: false,
+    };
+    const t0 = performance.now();
+    const g = buildHubert(cfg, randomWeights(hubertParamShapes(cfg)), { precision });
+    const rnd = seededUniform(5);
+    const wave = normalizeHubertInput(new Float32Array(16000).map(() => rnd()));
+    const t1 = performance.now();
+    const out = await runGraph(g, { input_values: tensor('float32', [1, 16000], wave) });
+    assert.deepEqual(out.hidden.shape, [1, 49, 1024]);
+    assert.ok(allFinite(out.hidden.data as Float32Array));
+    t.diagnostic(`build ${((t1 - t0) / 1000).toFixed(1)} s, session + run ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  });
+}
