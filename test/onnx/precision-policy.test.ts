@@ -17,6 +17,8 @@ import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../../src/
 import { buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../../src/core/nets/wav2vec2.ts';
 import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig } from '../../src/core/nets/whisper-encoder.ts';
 import { buildHubert, loadHubertWeights, parseHubertConfig } from '../../src/core/nets/v2/hubert.ts';
+import { buildAstralExtractor, loadAstralWeights } from '../../src/core/nets/v2/astral.ts';
+import { parseV2WrapperConfig } from '../../src/core/models/v2-config.ts';
 import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
 import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
@@ -60,6 +62,10 @@ const NETWORKS: Record<string, (p: Precision) => GraphBuilder> = {
     const dir = join(HUB, 'facebook/hubert-large-ll60k');
     const cfg = parseHubertConfig(text(join(dir, 'config.json')));
     return buildHubert(cfg, loadHubertWeights(bytes(join(dir, 'model.safetensors')), 'hubert', cfg), { precision });
+  },
+  v2_astral_wide: (precision) => {
+    const cfg = parseV2WrapperConfig(text(join(GOLDEN, 'v2/configs/v2/vc_wrapper.yaml'))).contentWide;
+    return buildAstralExtractor(cfg, loadAstralWeights(bytes(join(HUB, 'Plachta/ASTRAL-quantization/bsq2048/bsq2048_light.pth')), 'bsq2048', cfg), { precision, debugOutputs: true });
   },
   hift: (precision) => {
     const cfg = parseHiftConfig(text(join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml')));

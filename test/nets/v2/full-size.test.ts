@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type HubertConfig, buildHubert, hubertParamShapes, normalizeHubertInput } from '../../../src/core/nets/v2/hubert.ts';
+import { type AstralConfig, astralParamShapes, buildAstralExtractor } from '../../../src/core/nets/v2/astral.ts';
 import { tensor } from '../../../src/core/tensor.ts';
 import { allFinite, randomWeights, runGraph, seededUniform } from '../../helpers/onnx.ts';
 
@@ -30,5 +31,31 @@ for (const precision of ['fp32', 'fp16'] as const) {
     assert.deepEqual(out.hidden.shape, [1, 49, 1024]);
     assert.ok(allFinite(out.hidden.data as Float32Array));
     t.diagnostic(`build ${((t1 - t0) / 1000).toFixed(1)} s, session + run ${((performance.now() - t1) / 1000).toFixed(1)} s`);
+  });
+}
+
+/** configs/v2/vc_wrapper.yaml's bottleneck encoder (1024 -> 512, 1536 inner) with the wide / narrow quantizer. */
+function astral(codebookSize: number): AstralConfig {
+  return {
+    dim: 512, inputDim: 1024, outputDim: 512, intermediateDim: 1536, numBlocks: depth(12), dilation: 1, codebookSize,
+    quantizerDim: 512, sslOutputLayer: 18, sslModelName: 'facebook/hubert-large-ll60k',
+  };
+}
+
+for (const precision of ['fp32', 'fp16'] as const) {
+  test(`ASTRAL wide and narrow extractors (1024 -> 512, ${depth(12)} of 12 blocks, random weights) on 10 s of HuBERT frames (${precision})`, async (t) => {
+    const T = 499;
+    const rnd = seededUniform(9);
+    const hidden = tensor('float32', [1, T, 1024], Float32Array.from({ length: T * 1024 }, () => 4 * rnd()));
+    for (const codes of [2048, 32]) {
+      const cfg = astral(codes);
+      const t0 = performance.now();
+      const out = await runGraph(buildAstralExtractor(cfg, randomWeights(astralParamShapes(cfg), codes), { precision }), { hidden });
+      assert.deepEqual(out.indices.shape, [1, T]);
+      const ids = Array.from(out.indices.data as BigInt64Array, Number);
+      assert.ok(ids.every((v) => Number.isInteger(v) && v >= 0 && v < codes), `ids in [0, ${codes})`);
+      assert.ok(new Set(ids).size > 1, 'more than one code');
+      t.diagnostic(`${codes} codes: ${new Set(ids).size} distinct ids, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
   });
 }

@@ -1,2 +1,3 @@
 /** Seed-VC v2 network builders (HuBERT, ASTRAL extractors, length regulator, DiT). */
 export * from './hubert.ts';
+export * from './astral.ts';
