@@ -19,6 +19,9 @@ import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig } fr
 import { buildHubert, loadHubertWeights, parseHubertConfig } from '../../src/core/nets/v2/hubert.ts';
 import { buildAstralExtractor, loadAstralWeights } from '../../src/core/nets/v2/astral.ts';
 import { parseV2WrapperConfig } from '../../src/core/models/v2-config.ts';
+import { loadV2CfmCheckpoint } from '../../src/core/models/v2-checkpoint.ts';
+import { buildV2Dit } from '../../src/core/nets/v2/dit.ts';
+import { buildV2LengthRegulator } from '../../src/core/nets/v2/length-regulator.ts';
 import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
 import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
@@ -66,6 +69,14 @@ const NETWORKS: Record<string, (p: Precision) => GraphBuilder> = {
   v2_astral_wide: (precision) => {
     const cfg = parseV2WrapperConfig(text(join(GOLDEN, 'v2/configs/v2/vc_wrapper.yaml'))).contentWide;
     return buildAstralExtractor(cfg, loadAstralWeights(bytes(join(HUB, 'Plachta/ASTRAL-quantization/bsq2048/bsq2048_light.pth')), 'bsq2048', cfg), { precision, debugOutputs: true });
+  },
+  v2_dit: (precision) => {
+    const cfg = parseV2WrapperConfig(text(join(GOLDEN, 'v2/configs/v2/vc_wrapper.yaml')));
+    return buildV2Dit(cfg.dit, loadV2CfmCheckpoint(bytes(join(HUB, 'Plachta/Seed-VC/v2/cfm_small.pth')), 'cfm_small', cfg).estimator, { precision });
+  },
+  v2_length_regulator: (precision) => {
+    const cfg = parseV2WrapperConfig(text(join(GOLDEN, 'v2/configs/v2/vc_wrapper.yaml')));
+    return buildV2LengthRegulator(cfg.cfmLengthRegulator, loadV2CfmCheckpoint(bytes(join(HUB, 'Plachta/Seed-VC/v2/cfm_small.pth')), 'cfm_small', cfg).lengthRegulator, { precision });
   },
   hift: (precision) => {
     const cfg = parseHiftConfig(text(join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml')));
