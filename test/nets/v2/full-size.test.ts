@@ -8,6 +8,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type HubertConfig, buildHubert, hubertParamShapes, normalizeHubertInput } from '../../../src/core/nets/v2/hubert.ts';
 import { type AstralConfig, astralParamShapes, buildAstralExtractor } from '../../../src/core/nets/v2/astral.ts';
+import { buildV2Dit, v2DitParamShapes } from '../../../src/core/nets/v2/dit.ts';
+import { buildV2LengthRegulator, v2LengthRegulatorParamShapes } from '../../../src/core/nets/v2/length-regulator.ts';
+import type { V2DitConfig, V2LengthRegulatorConfig } from '../../../src/core/models/v2-config.ts';
+import { findMultiple } from '../../../src/core/models/config.ts';
 import { tensor } from '../../../src/core/tensor.ts';
 import { allFinite, randomWeights, runGraph, seededUniform } from '../../helpers/onnx.ts';
 
@@ -57,5 +61,37 @@ for (const precision of ['fp32', 'fp16'] as const) {
       assert.ok(new Set(ids).size > 1, 'more than one code');
       t.diagnostic(`${codes} codes: ${new Set(ids).size} distinct ids, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
+  });
+}
+
+const LR: V2LengthRegulatorConfig = { channels: 512, codebookSize: 2048, samplingRatios: [1, 1, 1, 1], groups: 1 };
+const DIT: V2DitConfig = {
+  hiddenDim: 512, numHeads: 8, depth: depth(13), inChannels: 80, contentDim: 512, styleDim: 192, blockSize: 8192,
+  timeAsToken: true, styleAsToken: true, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 512) / 3), 256),
+};
+
+for (const precision of ['fp32', 'fp16'] as const) {
+  test(`v2 length regulator (512 channels, 2048 codes) and DiT (512 wide, 8 heads, ${depth(13)} of 13 layers), 3-way batch, random weights (${precision})`, async (t) => {
+    const rnd = seededUniform(11);
+    const [Tin, T, B] = [150, 258, 3];
+    const tokens = tensor('int64', [1, Tin], BigInt64Array.from({ length: Tin }, (_, i) => BigInt((i * 37) % 2048)));
+    const t0 = performance.now();
+    const lr = await runGraph(buildV2LengthRegulator(LR, randomWeights(v2LengthRegulatorParamShapes(LR), 3), { precision }),
+      { tokens, ylens: tensor('int64', [1], BigInt64Array.from([BigInt(T)])) });
+    assert.deepEqual(lr.cond.shape, [1, T, 512]);
+    assert.ok(allFinite(lr.cond.data as Float32Array));
+    const t1 = performance.now();
+    const fill = (n: number) => Float32Array.from({ length: n }, rnd);
+    const cond = new Float32Array(B * T * 512);
+    cond.set(lr.cond.data as Float32Array);
+    cond.set(lr.cond.data as Float32Array, T * 512);
+    const out = await runGraph(buildV2Dit(DIT, randomWeights(v2DitParamShapes(DIT), 4), { precision, keyMask: false }), {
+      x: tensor('float32', [B, 80, T], fill(B * 80 * T)), prompt_x: tensor('float32', [B, 80, T], fill(B * 80 * T)),
+      x_lens: tensor('int64', [B], new BigInt64Array(B).fill(BigInt(T))), t: tensor('float32', [B], new Float32Array(B).fill(0.3)),
+      style: tensor('float32', [B, 192], fill(B * 192)), cond: tensor('float32', [B, T, 512], cond),
+    });
+    assert.deepEqual(out.velocity.shape, [B, 80, T]);
+    assert.ok(allFinite(out.velocity.data as Float32Array));
+    t.diagnostic(`length regulator ${((t1 - t0) / 1000).toFixed(1)} s, DiT build + run ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   });
 }
