@@ -10,8 +10,7 @@ import { type HubertConfig, buildHubert, hubertParamShapes, normalizeHubertInput
 import { type AstralConfig, astralParamShapes, buildAstralExtractor } from '../../../src/core/nets/v2/astral.ts';
 import { buildV2Dit, v2DitParamShapes } from '../../../src/core/nets/v2/dit.ts';
 import { buildV2LengthRegulator, v2LengthRegulatorParamShapes } from '../../../src/core/nets/v2/length-regulator.ts';
-import type { V2DitConfig, V2LengthRegulatorConfig } from '../../../src/core/models/v2-config.ts';
-import { findMultiple } from '../../../src/core/models/config.ts';
+import { officialV2WrapperConfig } from '../../../src/core/models/v2-config.ts';
 import { tensor } from '../../../src/core/tensor.ts';
 import { allFinite, randomWeights, runGraph, seededUniform } from '../../helpers/onnx.ts';
 
@@ -38,12 +37,12 @@ for (const precision of ['fp32', 'fp16'] as const) {
   });
 }
 
-/** configs/v2/vc_wrapper.yaml's bottleneck encoder (1024 -> 512, 1536 inner) with the wide / narrow quantizer. */
+const OFFICIAL = officialV2WrapperConfig();
+
+/** The bottleneck encoder (1024 -> 512, 1536 inner) with the wide / narrow quantizer. */
 function astral(codebookSize: number): AstralConfig {
-  return {
-    dim: 512, inputDim: 1024, outputDim: 512, intermediateDim: 1536, numBlocks: depth(12), dilation: 1, codebookSize,
-    quantizerDim: 512, sslOutputLayer: 18, sslModelName: 'facebook/hubert-large-ll60k',
-  };
+  const cfg = codebookSize === 2048 ? OFFICIAL.contentWide : OFFICIAL.contentNarrow;
+  return { ...cfg, numBlocks: depth(cfg.numBlocks) };
 }
 
 for (const precision of ['fp32', 'fp16'] as const) {
@@ -64,11 +63,8 @@ for (const precision of ['fp32', 'fp16'] as const) {
   });
 }
 
-const LR: V2LengthRegulatorConfig = { channels: 512, codebookSize: 2048, samplingRatios: [1, 1, 1, 1], groups: 1 };
-const DIT: V2DitConfig = {
-  hiddenDim: 512, numHeads: 8, depth: depth(13), inChannels: 80, contentDim: 512, styleDim: 192, blockSize: 8192,
-  timeAsToken: true, styleAsToken: true, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 512) / 3), 256),
-};
+const LR = OFFICIAL.cfmLengthRegulator;
+const DIT = { ...OFFICIAL.dit, depth: depth(OFFICIAL.dit.depth) };
 
 for (const precision of ['fp32', 'fp16'] as const) {
   test(`v2 length regulator (512 channels, 2048 codes) and DiT (512 wide, 8 heads, ${depth(13)} of 13 layers), 3-way batch, random weights (${precision})`, async (t) => {
