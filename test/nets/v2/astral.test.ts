@@ -134,12 +134,3 @@ test('long input: 30 s windows with 5 s overlap, 250 tokens dropped, matches v2_
     for (const s of sessions) await s.release();
   }
 });
-
-test('officialV2WrapperConfig: the released sizes', async () => {
-  const { officialV2WrapperConfig } = await import('../../../src/core/models/v2-config.ts');
-  const o = officialV2WrapperConfig();
-  assert.deepEqual([o.dit.hiddenDim, o.dit.numHeads, o.dit.depth, o.dit.blockSize, o.dit.intermediateSize], [512, 8, 13, 8192, 1536]);
-  assert.deepEqual([o.contentWide.inputDim, o.contentWide.dim, o.contentWide.numBlocks, o.contentWide.codebookSize, o.contentNarrow.codebookSize], [1024, 512, 12, 2048, 32]);
-  assert.deepEqual([o.cfmLengthRegulator.channels, o.arLengthRegulator.channels, o.arLengthRegulator.codebookSize], [512, 768, 32]);
-  assert.equal((o.raw.ar as { model: { config: { n_layer: number } } }).model.config.n_layer, 12);
-});
