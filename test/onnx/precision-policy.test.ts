@@ -20,7 +20,9 @@ import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
 import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
 import { InvalidInputError } from '../../src/core/errors.ts';
+import { arConfigFromWrapper, buildArDecode, buildArPrefill, loadArCheckpoint } from '../../src/core/nets/v2/ar.ts';
 import { GOLDEN, HUB } from '../helpers/golden.ts';
+import { HUB_V2, v2WrapperYaml } from '../helpers/golden-v2.ts';
 
 const bytes = (p: string) => new Uint8Array(readFileSync(p));
 const text = (p: string) => readFileSync(p, 'utf8');
@@ -63,7 +65,22 @@ const NETWORKS: Record<string, (p: Precision) => GraphBuilder> = {
     const w = loadRmvpeWeights(bytes(join(HUB, 'lj1995/VoiceConversionWebUI/rmvpe.pt')), 'rmvpe');
     return buildRmvpe(rmvpeConfigFromWeights(w), w, { precision });
   },
+  ...v2ArNetworks(),
 };
+
+/** The v2 AR's prefill and decode graphs (both cache layouts) on the tiny ar_base.pth. */
+function v2ArNetworks(): Record<string, (p: Precision) => GraphBuilder> {
+  const load = () => {
+    const { ar, conditionCodebook } = arConfigFromWrapper(v2WrapperYaml());
+    const file = join(HUB_V2(), 'Plachta/Seed-VC/v2/ar_base.pth');
+    return { ar, w: loadArCheckpoint(bytes(file), file, ar, conditionCodebook).ar };
+  };
+  return {
+    v2_ar_prefill: (precision) => { const { ar, w } = load(); return buildArPrefill(ar, w, { precision }); },
+    v2_ar_decode_past: (precision) => { const { ar, w } = load(); return buildArDecode(ar, w, { precision, cache: 'past-present' }); },
+    v2_ar_decode_fixed: (precision) => { const { ar, w } = load(); return buildArDecode(ar, w, { precision, cache: 'fixed' }); },
+  };
+}
 
 /** Ops that may carry fp16 tensors: the autocast ops, their bias Add, casts, and shape-only ops. */
 const FP16_ALLOWED = new Set([...AUTOCAST_OPS, 'Add', 'Cast', 'Reshape', 'Transpose', 'Split', 'Slice', 'Concat', 'Squeeze', 'Unsqueeze', 'Identity']);
