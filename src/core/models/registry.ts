@@ -89,12 +89,15 @@ export interface ModelLayout<S = ConverterSessions, N extends string = NetworkNa
   releaseWeights(): void;
 }
 
-/** A family of model sets sharing an architecture; which networks are present follows from the config. */
-export interface ModelFamily<S = ConverterSessions, N extends string = NetworkName> {
+/**
+ * A family of model sets sharing an architecture; which networks are present follows from the config
+ * (`C`: v1's parsed YAML by default; Seed-VC v2 has its own wrapper config, see v2-registry.ts).
+ */
+export interface ModelFamily<S = ConverterSessions, N extends string = NetworkName, C = SeedVcConfig> {
   id: string;
   /** Every file besides the DiT checkpoint and its YAML. */
-  files(config: SeedVcConfig): FileSpec[];
-  layout(config: SeedVcConfig, source: ModelFileSource): ModelLayout<S, N>;
+  files(config: C): FileSpec[];
+  layout(config: C, source: ModelFileSource): ModelLayout<S, N>;
 }
 
 /** The built-in HiFT config (CosyVoice's hifigan.yml); a `vocoderConfig` file overrides it. */
