@@ -39,7 +39,7 @@ export interface V2ConvertOptions {
   repetitionPenalty?: number;
   /** Convert accent and emotion too, through the AR model (default false: timbre only). */
   convertStyle?: boolean;
-  /** Anonymize: no reference voice at all (implies the AR path). */
+  /** Anonymize: no reference prompt or style in the CFM, and no reference context for the AR (convert-style). */
   anonymizationOnly?: boolean;
   /** Seed of the CFM noise and the AR draws (ignored for what `noise` / `draws` supply). */
   seed?: number;
@@ -119,10 +119,8 @@ export class V2VoiceConverter {
   ): Promise<V2ConvertResult> {
     const o = { ...V2_DEFAULTS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) } as typeof V2_DEFAULTS & V2ConvertOptions;
     validate(o);
-    const styled = o.convertStyle || o.anonymizationOnly;
-    if (o.anonymizationOnly && !o.convertStyle) {
-      throw new InvalidInputError('--anonymization-only needs --convert-style true (the reference only anonymizes through the AR model)');
-    }
+    // anonymization drops the reference from the AR context (convert-style path) and from the CFM (both paths)
+    const styled = o.convertStyle;
     const s = this.sessions;
     const sr = this.sampleRate;
     const mel = this.config.mel;
