@@ -90,7 +90,8 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
       { name: 'astral_narrow', stage: 'content', sources: [V2_ROLES.config, V2_ROLES.astralNarrow], build: (precision) => astral('Narrow', precision) },
       {
         name: 'speaker', stage: 'speaker', sources: [V2_ROLES.campplus],
-        build: (precision) => buildCampplus(campplusConfig, loadCampplusWeights(src.bytes(V2_ROLES.campplus), src.name(V2_ROLES.campplus)), { precision }),
+        // compute_style pools over the first frames // 2 TDNN outputs (x_lens = fbank frames // 2)
+        build: (precision) => buildCampplus(campplusConfig, loadCampplusWeights(src.bytes(V2_ROLES.campplus), src.name(V2_ROLES.campplus)), { precision, halfLengthPooling: true }),
       },
       {
         name: 'length_regulator', stage: 'length_regulator', sources: [V2_ROLES.config, V2_ROLES.cfm],

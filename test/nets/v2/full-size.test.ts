@@ -10,8 +10,7 @@ import { type HubertConfig, buildHubert, hubertParamShapes, normalizeHubertInput
 import { type AstralConfig, astralParamShapes, buildAstralExtractor } from '../../../src/core/nets/v2/astral.ts';
 import { buildV2Dit, v2DitParamShapes } from '../../../src/core/nets/v2/dit.ts';
 import { buildV2LengthRegulator, v2LengthRegulatorParamShapes } from '../../../src/core/nets/v2/length-regulator.ts';
-import type { V2DitConfig, V2LengthRegulatorConfig } from '../../../src/core/models/v2-config.ts';
-import { findMultiple } from '../../../src/core/models/config.ts';
+import { parseV2WrapperConfig } from '../../../src/core/models/v2-config.ts';
 import { tensor } from '../../../src/core/tensor.ts';
 import { allFinite, randomWeights, runGraph, seededUniform } from '../../helpers/onnx.ts';
 
@@ -38,12 +37,39 @@ for (const precision of ['fp32', 'fp16'] as const) {
   });
 }
 
-/** configs/v2/vc_wrapper.yaml's bottleneck encoder (1024 -> 512, 1536 inner) with the wide / narrow quantizer. */
-function astral(codebookSize: number): AstralConfig {
-  return {
-    dim: 512, inputDim: 1024, outputDim: 512, intermediateDim: 1536, numBlocks: depth(12), dilation: 1, codebookSize,
-    quantizerDim: 512, sslOutputLayer: 18, sslModelName: 'facebook/hubert-large-ll60k',
+/** The released v2 sizes (configs/v2/vc_wrapper.yaml of the Seed-VC repository), as parseV2WrapperConfig reads them. */
+function officialV2WrapperConfig() {
+  const encoder = { dim: 512, num_blocks: 12, intermediate_dim: 1536, dilation: 1, input_dim: 1024 };
+  const extractor = (codebook: number) => ({
+    ssl_model_name: 'facebook/hubert-large-ll60k', ssl_output_layer: 18, encoder,
+    quantizer: { codebook_size: codebook, dim: 512, spherical: true },
+  });
+  const raw: Record<string, unknown> = {
+    sr: 22050, hop_size: 256,
+    mel_fn: { n_fft: 1024, win_size: 1024, hop_size: 256, num_mels: 80, sampling_rate: 22050, fmin: 0, fmax: null, center: false },
+    cfm: {
+      estimator: {
+        time_as_token: true, style_as_token: true, uvit_skip_connection: false, block_size: 8192, depth: 13, num_heads: 8,
+        hidden_dim: 512, in_channels: 80, content_dim: 512, style_encoder_dim: 192,
+      },
+    },
+    cfm_length_regulator: { channels: 512, is_discrete: true, codebook_size: 2048, sampling_ratios: [1, 1, 1, 1], f0_condition: false },
+    ar: { model: { config: { rope_base: 10000, dim: 768, head_dim: 64, n_local_heads: 2, intermediate_size: 2304, n_head: 12, n_layer: 12, vocab_size: 2049 } } },
+    ar_length_regulator: { channels: 768, is_discrete: true, codebook_size: 32, sampling_ratios: [], f0_condition: false },
+    style_encoder: { feat_dim: 80, embedding_size: 192 },
+    content_extractor_narrow: { ...extractor(32), skip_ssl: true },
+    content_extractor_wide: extractor(2048),
+    vocoder: { pretrained_model_name_or_path: 'nvidia/bigvgan_v2_22khz_80band_256x' },
   };
+  return parseV2WrapperConfig(JSON.stringify(raw), 'official v2 sizes');
+}
+
+const OFFICIAL = officialV2WrapperConfig();
+
+/** The bottleneck encoder (1024 -> 512, 1536 inner) with the wide / narrow quantizer. */
+function astral(codebookSize: number): AstralConfig {
+  const cfg = codebookSize === 2048 ? OFFICIAL.contentWide : OFFICIAL.contentNarrow;
+  return { ...cfg, numBlocks: depth(cfg.numBlocks) };
 }
 
 for (const precision of ['fp32', 'fp16'] as const) {
@@ -64,11 +90,8 @@ for (const precision of ['fp32', 'fp16'] as const) {
   });
 }
 
-const LR: V2LengthRegulatorConfig = { channels: 512, codebookSize: 2048, samplingRatios: [1, 1, 1, 1], groups: 1 };
-const DIT: V2DitConfig = {
-  hiddenDim: 512, numHeads: 8, depth: depth(13), inChannels: 80, contentDim: 512, styleDim: 192, blockSize: 8192,
-  timeAsToken: true, styleAsToken: true, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 512) / 3), 256),
-};
+const LR = OFFICIAL.cfmLengthRegulator;
+const DIT = { ...OFFICIAL.dit, depth: depth(OFFICIAL.dit.depth) };
 
 for (const precision of ['fp32', 'fp16'] as const) {
   test(`v2 length regulator (512 channels, 2048 codes) and DiT (512 wide, 8 heads, ${depth(13)} of 13 layers), 3-way batch, random weights (${precision})`, async (t) => {
@@ -95,3 +118,10 @@ for (const precision of ['fp32', 'fp16'] as const) {
     t.diagnostic(`length regulator ${((t1 - t0) / 1000).toFixed(1)} s, DiT build + run ${((performance.now() - t1) / 1000).toFixed(1)} s`);
   });
 }
+
+test('the released v2 sizes parse into the official widths', () => {
+  const o = OFFICIAL;
+  assert.deepEqual([o.dit.hiddenDim, o.dit.numHeads, o.dit.depth, o.dit.blockSize, o.dit.intermediateSize], [512, 8, 13, 8192, 1536]);
+  assert.deepEqual([o.contentWide.inputDim, o.contentWide.dim, o.contentWide.numBlocks, o.contentWide.codebookSize, o.contentNarrow.codebookSize], [1024, 512, 12, 2048, 32]);
+  assert.deepEqual([o.cfmLengthRegulator.channels, o.arLengthRegulator.channels, o.arLengthRegulator.codebookSize], [512, 768, 32]);
+});

@@ -12,6 +12,7 @@ import { parseV2WrapperConfig } from '../../../src/core/models/v2-config.ts';
 import { astralTokens } from '../../../src/core/nets/v2/astral.ts';
 import { solveV2Cfm } from '../../../src/core/pipeline/v2/cfm.ts';
 import { readSafetensors } from '../../../src/core/checkpoint/safetensors.ts';
+import { kaldiFbank, meanNormalize } from '../../../src/core/dsp/kaldi.ts';
 import { resolvePrecision } from '../../../src/core/precision.ts';
 import type { NetSession } from '../../../src/core/runtime.ts';
 import { type Tensor, tensor, toFloat32 } from '../../../src/core/tensor.ts';
@@ -51,6 +52,11 @@ test('v2 registry: files resolve on the hub, networks open, and chained they rep
     const [refWide] = await astralTokens(run(s.hubert), [run(s.astralWide)], getF32(gt, 'wave16k_reference').data);
     assertExactInts('source_wide', srcWide.data, getTensor(gt, 'source_wide'));
     assertExactInts('reference_wide', refWide.data, getTensor(gt, 'reference_wide'));
+    // style: CAMPPlus on the mean-normalised fbank of the 16 kHz reference, pooled over frames // 2 outputs
+    const fb = kaldiFbank(getF32(gt, 'wave16k_reference').data);
+    const feat = tensor('float32', [1, fb.frames, fb.bins], meanNormalize(fb.data, fb.frames, fb.bins));
+    const style = (await s.speaker.run({ feat })).embedding as Tensor<'float32'>;
+    const e0 = assertClose('style', style, getF32(gt, 'style'), tolerance(c, 'style'));
     const refMel = getF32(gt, 'reference_mel'), srcMel = getF32(gt, 'source_mel');
     const [P, S] = [refMel.shape[2], srcMel.shape[2]];
     const regulate = async (tokens: Tensor, frames: number) =>
@@ -75,8 +81,38 @@ test('v2 registry: files resolve on the hub, networks open, and chained they rep
     const vcMel = new Float32Array(M * S);
     for (let m = 0; m < M; m++) vcMel.set(x.data.subarray(m * (P + S) + P, (m + 1) * (P + S)), m * S);
     const e3 = assertClose('chunk0.vc_mel', tensor('float32', [1, M, S], vcMel), getF32(gt, 'chunk0.vc_mel'), tolerance(c, 'chunk0.vc_mel'));
-    t.diagnostic(`tokens exact (${srcWide.shape[1]} + ${refWide.shape[1]}); prompt_condition ${e1.toExponential(2)}, cond ${e2.toExponential(2)}, vc_mel ${e3.toExponential(2)} (tol ${tolerance(c, 'chunk0.vc_mel')})`);
+    t.diagnostic(`style (${fb.frames} fbank frames) ${e0.toExponential(2)} (tol ${tolerance(c, 'style')}); tokens exact (${srcWide.shape[1]} + ${refWide.shape[1]}); prompt_condition ${e1.toExponential(2)}, cond ${e2.toExponential(2)}, vc_mel ${e3.toExponential(2)} (tol ${tolerance(c, 'chunk0.vc_mel')})`);
   } finally {
     for (const x of opened) await x.release();
+  }
+});
+
+test('CAMPPlus halfLengthPooling (v2 compute_style): statistics over the first frames // 2 TDNN outputs, odd frames', async () => {
+  const { buildCampplus, campplusConfig, loadCampplusWeights } = await import('../../../src/core/nets/campplus.ts');
+  const w = loadCampplusWeights(new Uint8Array(readFileSync(join(v2Hub(), 'funasr/campplus/campplus_cn_common.bin'))), 'campplus');
+  const F = 101; // odd: 51 TDNN outputs, the last one left out
+  const feat = tensor('float32', [1, F, 80], Float32Array.from({ length: F * 80 }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.011)));
+  const g = buildCampplus(campplusConfig, w, { halfLengthPooling: true, debugOutputs: true });
+  const s = await nodeBackend.createSession(g.toOnnx(), { label: 'campplus' });
+  try {
+    const out = await s.run({ feat });
+    const x = out['intermediate.xvector.out_nonlinear'] as Tensor<'float32'>;
+    const [, C, T] = x.shape;
+    assert.equal(T, 51);
+    const keep = Math.floor(F / 2);
+    const ours = (out['intermediate.stats'] as Tensor<'float32'>).data;
+    let worst = 0;
+    for (let ch = 0; ch < C; ch++) {
+      let m = 0;
+      for (let j = 0; j < keep; j++) m += x.data[ch * T + j];
+      m /= keep;
+      let v = 0;
+      for (let j = 0; j < keep; j++) v += (x.data[ch * T + j] - m) ** 2;
+      const sd = Math.sqrt(v / (keep - 1));
+      worst = Math.max(worst, Math.abs(ours[ch] - m) / (Math.abs(m) + 1e-3), Math.abs(ours[C + ch] - sd) / (sd + 1e-3));
+    }
+    assert.ok(worst < 1e-4, `stats over the first ${keep} outputs: worst relative error ${worst}`);
+  } finally {
+    await s.release();
   }
 });
