@@ -84,7 +84,7 @@ export function parseNumber(value: string): number {
 /** Options shared by commands that load a model set. */
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--model <name>', 'official model set').choices(['offline', 'singing', 'realtime']))
+    .addOption(new Option('--model <name>', 'official model set').choices(['offline', 'singing', 'realtime', 'v2']))
     .option('--f0-condition <bool>', 'singing model (44.1 kHz, F0-conditioned) as Seed-VC spells it', parseBool)
     .option('--checkpoint <path>', 'a local (fine-tuned) DiT checkpoint; needs --config')
     .option('--config <path>', 'the YAML config of --checkpoint')

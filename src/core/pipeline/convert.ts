@@ -321,7 +321,7 @@ function coarseTensor(bins: Int32Array): Tensor<'int64'> {
 }
 
 /** Checks an input waveform and brings it to the model rate (libsoxr HQ, librosa.load's resampler). */
-function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+export function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
   checkInputAudio(a, what);
   return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
 }
