@@ -8,7 +8,7 @@ import { registerAb } from './ab.ts';
 import { registerConvert } from './convert.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
-import { registerServe } from './serve.ts';
+import { registerServe, registerWorker } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('seed-vc')
@@ -22,6 +22,7 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerDownload(program);
   registerServe(program);
+  registerWorker(program);
   program.addHelpText('after', `
 Examples:
   seed-vc convert --source speech.wav --target voice.wav --output out.wav

@@ -20,7 +20,6 @@ interface ServeCliOptions extends ModelCliOptions {
   maxUploadMb: number;
   maxSeconds: number;
   queue?: string;
-  onWorkerLost: 'retry' | 'fail';
   quiet?: boolean;
 }
 
@@ -38,7 +37,6 @@ export function registerServe(program: Command): void {
     .option('--max-upload-mb <mb>', 'largest accepted upload', parseNumber, 50)
     .option('--max-seconds <s>', 'longest accepted source audio (decoded duration)', parseNumber, 300)
     .option('--queue <url>', 'redis://HOST:PORT: put jobs on a BullMQ queue for `seed-vc worker` processes instead of local threads')
-    .option('--on-worker-lost <what>', 'with --queue: a job whose worker died is retried once, or failed', 'retry')
     .option('-q, --quiet', 'no request log lines');
   addModelOptions(cmd).action(async (opts: ServeCliOptions) => {
     const reporter = createReporter({ quiet: opts.quiet });
@@ -48,12 +46,13 @@ export function registerServe(program: Command): void {
     }
     if (!(opts.port >= 0 && opts.port < 65536)) throw new InvalidInputError(`--port must be in 0..65535, got ${opts.port}`);
     if (opts.workers < 1 || opts.workers > 64) throw new InvalidInputError(`--workers must be in 1..64, got ${opts.workers}`);
-    if (opts.onWorkerLost !== 'retry' && opts.onWorkerLost !== 'fail') throw new InvalidInputError(`--on-worker-lost takes retry or fail, got '${opts.onWorkerLost}'`);
     const load = { ...loadOptions(opts, reporter), log: undefined, onEvent: undefined };
     const dataDir = resolve(opts.dataDir ?? defaultDataDir(opts.cacheDir ?? defaultCacheDir()));
-    const queue = undefined;
+    let queue;
     if (opts.queue) {
-      throw new InvalidInputError('--queue: not available yet');
+      const { RedisQueue, redisOptions } = await import('../server/jobs/redis.ts');
+      checkRedisUrl(opts.queue, redisOptions);
+      queue = await RedisQueue.connect(opts.queue, { capacity: opts.queueSize });
     }
     const server = await createServer({
       host: opts.host, port: opts.port, token, cors: opts.cors, dataDir, workers: opts.workers, queueSize: opts.queueSize,
@@ -71,6 +70,54 @@ export function registerServe(program: Command): void {
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+  });
+}
+
+function checkRedisUrl(url: string, parse: (u: string) => unknown): void {
+  try { parse(url); } catch (e) { throw new InvalidInputError((e as Error).message); }
+}
+
+interface WorkerCliOptions extends ModelCliOptions {
+  queue: string;
+  dataDir: string;
+  name?: string;
+  concurrency: number;
+  onWorkerLost: string;
+  lockMs: number;
+  quiet?: boolean;
+}
+
+export function registerWorker(program: Command): void {
+  const cmd = program.command('worker')
+    .description('take conversions from a Redis queue (fed by `seed-vc serve --queue`) and run them here')
+    .requiredOption('--queue <url>', 'redis://HOST:PORT of the queue')
+    .requiredOption('--data-dir <dir>', "the server's data directory (shared storage: uploads are read and results written there)")
+    .option('--name <name>', 'worker name shown in job states (default host:pid)')
+    .option('--concurrency <n>', 'conversions at once (one worker thread each, models loaded per thread)', parseIntStrict, 1)
+    .option('--on-worker-lost <what>', 'a job whose worker died (killed, out of memory): retry (once, on any worker) or fail', 'retry')
+    .option('--lock-ms <ms>', 'how long a job stays claimed without a sign of life from its worker', parseIntStrict, 30_000)
+    .option('-q, --quiet', 'no log lines');
+  addModelOptions(cmd).action(async (opts: WorkerCliOptions) => {
+    const reporter = createReporter({ quiet: opts.quiet });
+    if (opts.onWorkerLost !== 'retry' && opts.onWorkerLost !== 'fail') throw new InvalidInputError(`--on-worker-lost takes retry or fail, got '${opts.onWorkerLost}'`);
+    if (opts.concurrency < 1 || opts.concurrency > 64) throw new InvalidInputError(`--concurrency must be in 1..64, got ${opts.concurrency}`);
+    if (opts.lockMs < 1000) throw new InvalidInputError(`--lock-ms must be at least 1000, got ${opts.lockMs}`);
+    const { startRedisWorker, redisOptions } = await import('../server/jobs/redis.ts');
+    checkRedisUrl(opts.queue, redisOptions);
+    const { hostname } = await import('node:os');
+    const name = opts.name ?? `${hostname()}:${process.pid}`;
+    const load = { ...loadOptions(opts, reporter), log: undefined, onEvent: undefined };
+    const runnerLoad = Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined && typeof v !== 'function'));
+    const worker = await startRedisWorker({
+      url: opts.queue, name, concurrency: opts.concurrency, onWorkerLost: opts.onWorkerLost, lockMs: opts.lockMs,
+      runner: { load: runnerLoad, dataDir: resolve(opts.dataDir) }, log: (line) => reporter.info(line),
+    });
+    process.stdout.write(`seed-vc worker ${name}: ready on ${opts.queue}, data in ${resolve(opts.dataDir)}\n`);
+    await new Promise<void>((done) => {
+      const stop = () => { void worker.close().then(done, done); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
     });
   });
 }

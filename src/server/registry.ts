@@ -23,6 +23,8 @@ export interface JobRecord {
   outcome: Outcome | null;
   error: TaskError | null;
   guard: GuardEvent[];
+  /** The worker that runs (or ran) the job. */
+  worker: string | null;
   listeners: Set<(m: StreamMessage) => void>;
   /** Tells waiters the job ended. */
   ended: Promise<void>;
@@ -52,7 +54,7 @@ export class JobRegistry {
     const rec: JobRecord = {
       task, options, state: 'queued', created: Date.now(), started: null, finished: null,
       progress: { stage: null, fraction: 0, window: null, windows: null, step: null, steps: null },
-      outcome: null, error: null, guard: [], listeners: new Set(), ended, end,
+      outcome: null, error: null, guard: [], worker: null, listeners: new Set(), ended, end,
     };
     this.jobs.set(task.id, rec);
     return rec;
@@ -82,6 +84,7 @@ export class JobRegistry {
       case 'started':
         rec.state = 'running';
         rec.started = Date.now();
+        rec.worker = e.worker;
         this.send(rec, { event: 'state', data: { state: rec.state, worker: e.worker } });
         break;
       case 'requeued':
@@ -176,6 +179,7 @@ export class JobRegistry {
       started_at: iso(rec.started),
       finished_at: iso(rec.finished),
       queue_position: this.position(rec),
+      worker: rec.worker,
       options: rec.options,
       progress: rec.progress,
       timings_ms: o?.kind === 'conversion' ? o.timings : null,

@@ -87,6 +87,7 @@ export const Job = z.object({
   started_at: z.string().nullable(),
   finished_at: z.string().nullable(),
   queue_position: z.number().int().nullable().describe('jobs ahead of this one while queued'),
+  worker: z.string().nullable().describe('the worker that runs (or ran) the job'),
   options: z.record(z.string(), z.unknown()),
   progress: Progress,
   timings_ms: z.record(z.string(), z.number()).nullable().describe('wall time per stage'),
