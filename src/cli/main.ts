@@ -9,6 +9,7 @@ import { registerConvert } from './convert.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
 import { registerStream } from './stream.ts';
+import { registerServe, registerWorker } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('seed-vc')
@@ -22,6 +23,8 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerDownload(program);
   registerStream(program);
+  registerServe(program);
+  registerWorker(program);
   program.addHelpText('after', `
 Examples:
   seed-vc convert --source speech.wav --target voice.wav --output out.wav

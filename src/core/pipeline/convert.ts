@@ -247,6 +247,8 @@ export class VoiceConverter {
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
           emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
+          // Cancellation lands between diffusion steps, not only between stages.
+          opts.signal?.throwIfAborted();
         });
         return { x, hazard: hazard ?? fp16Hazard(x.data) };
       };
