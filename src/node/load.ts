@@ -104,7 +104,7 @@ export class SeedVc {
       files.checkpoint = await hub(set.checkpoint.repo, set.checkpoint.file);
       files.config = await hub(set.config.repo, set.config.file);
     }
-    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
+    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), files.config);
     if (o.f0Condition !== undefined && o.f0Condition !== config.lengthRegulator.f0Condition) {
       throw new InvalidInputError(`--f0-condition ${o.f0Condition} does not match the model: ${basename(files.config)} is ${config.lengthRegulator.f0Condition ? '' : 'not '}F0-conditioned`);
     }
@@ -135,8 +135,10 @@ export class SeedVc {
     const hiftCfg = parseHiftConfig('hift: {}\nf0_predictor: {}', 'built-in configs/hifigan.yml');
     // The content encoder's config.json, parsed once for the graph build and the encoder wrapper.
     const contentJson = readFileSync(files.contentConfig, 'utf8');
-    const whisperCfg = tok.type === 'whisper' ? parseWhisperConfig(contentJson) : undefined;
-    const xlsrCfg = tok.type === 'xlsr' ? parseWav2vec2Config(contentJson, tok.outputLayer) : undefined;
+    const whisperCfg = tok.type === 'whisper' ? parseWhisperConfig(contentJson, files.contentConfig) : undefined;
+    const xlsrCfg = tok.type === 'xlsr' ? parseWav2vec2Config(contentJson, tok.outputLayer, files.contentConfig) : undefined;
+    // The vocoder's config.json too: every config is checked before any graph is built.
+    const bigvganCfg = files.vocoderConfig ? parseBigvganConfig(readFileSync(files.vocoderConfig, 'utf8'), files.vocoderConfig) : undefined;
 
     const builders: Record<NetworkName, { stage: StageName; sources: string[]; build: (p: Precision) => GraphBuilder }> = {
       content: {
@@ -166,8 +168,7 @@ export class SeedVc {
         sources: files.vocoderConfig ? [files.vocoderConfig, files.vocoder] : [files.vocoder],
         build: (precision) => {
           if (config.vocoder.type === 'hifigan') return buildHift(hiftCfg, loadHiftWeights(read(files.vocoder), basename(files.vocoder), hiftCfg), { precision });
-          const c = parseBigvganConfig(readFileSync(files.vocoderConfig, 'utf8'));
-          return buildBigvgan(c, loadBigvganWeights(read(files.vocoder), basename(files.vocoder), c), { precision });
+          return buildBigvgan(bigvganCfg!, loadBigvganWeights(read(files.vocoder), basename(files.vocoder), bigvganCfg!), { precision });
         },
       },
       pitch: {
