@@ -102,7 +102,7 @@ export class SeedVc {
       files.checkpoint = await hub(set.checkpoint.repo, set.checkpoint.file);
       files.config = await hub(set.config.repo, set.config.file);
     }
-    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
+    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), files.config);
     if (o.f0Condition !== undefined && o.f0Condition !== config.lengthRegulator.f0Condition) {
       throw new InvalidInputError(`--f0-condition ${o.f0Condition} does not match the model: ${basename(files.config)} is ${config.lengthRegulator.f0Condition ? '' : 'not '}F0-conditioned`);
     }
@@ -122,7 +122,7 @@ export class SeedVc {
       has: (role) => files[role] !== undefined,
       bytes: (role) => new Uint8Array(readFileSync(files[role])),
       text: (role) => readFileSync(files[role], 'utf8'),
-      name: (role) => basename(files[role]),
+      name: (role) => files[role], // the path: error messages name the file the user can look at
     };
     const layout = family.layout(config, source);
 
