@@ -43,7 +43,7 @@ async function parseFrames<T>(bytes: Uint8Array, mime: 'audio/flac' | 'applicati
   return [...new CodecParser(mime, { enableFrameCRC32: false }).parseAll(bytes)] as unknown as T[];
 }
 
-/** Samples a FLAC decoder may return beyond the STREAMINFO total before the stream counts as damaged. */
+/** How far (in samples, 1 ms) the decoded length may differ from the STREAMINFO total before the stream counts as damaged. */
 const flacTolerance = (rate: number) => Math.floor(rate / 1000);
 
 /**
