@@ -4,6 +4,7 @@
  * checkpoint (or take it from the graph cache), and open the sessions. The result converts voices.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { InvalidInputError } from '../core/errors.ts';
 import { MODEL_SETS, type ModelSetId } from '../core/models/catalog.ts';
@@ -44,6 +45,15 @@ export interface LoadOptions extends HubOptions {
   log?: (line: string) => void;
 }
 
+/** Refuses a thread count outside 1..the CPUs this machine offers (more only oversubscribes them). */
+export function checkThreads(threads: number | undefined, name = 'threads'): void {
+  if (threads === undefined) return;
+  const cpus = availableParallelism();
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= cpus)) {
+    throw new InvalidInputError(`${name} must be an integer in 1..${cpus} (the CPUs this machine offers), got ${threads}`);
+  }
+}
+
 /** The files a model set was loaded from (absolute paths), by role. */
 export type ModelFiles = Record<string, string>;
 
@@ -72,6 +82,7 @@ export class SeedVc {
   }
 
   static async load(options: LoadOptions = {}): Promise<SeedVc> {
+    checkThreads(options.threads);
     const o = { ...options, ...hubOptionsFromEnv(options) };
     const log = o.log ?? (() => {});
     const emit = o.onEvent ?? (() => {});
