@@ -215,7 +215,7 @@ export async function decodeOggOpus(bytes: Uint8Array, fileName: string, limits?
   const decoded = await run(fileName, 'Opus', async () => {
     checkDuration(fileName, opusStreamSamples(bytes), 48000, maxSeconds, 'the Opus packets hold');
     const { OggOpusDecoder } = await import('ogg-opus-decoder');
-    return withDecoder(new OggOpusDecoder() as WasmDecoder<WasmDecoded>, (d) => d.decodeFile(bytes));
+    return decodeStreaming(new OggOpusDecoder() as unknown as StreamingDecoder, bytes, fileName, maxSeconds);
   });
   const audio = finish(fileName, 'Opus', decoded, maxSeconds);
   return trimOpusTail(audio, opusStreamLength(bytes));
