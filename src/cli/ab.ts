@@ -131,6 +131,7 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
       reporter.info(e.phase === 'metrics' ? 'computing metrics' : e.phase === 'dnsmos' ? 'scoring with DNSMOS' : `writing ${o.output}`);
     }
   };
+  if (o.model === 'v2') throw new InvalidInputError("--model v2 is supported by 'seed-vc convert' only, so far");
   return runAb({
     source: o.source,
     target: o.target,
@@ -138,7 +139,7 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
     a: sides.a,
     b: sides.b,
     load: {
-      model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
+      model: o.model as Exclude<typeof o.model, 'v2'>, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
       mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
     },
     lengthAdjust: o.lengthAdjust,

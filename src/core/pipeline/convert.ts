@@ -247,6 +247,8 @@ export class VoiceConverter {
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
           emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
+          // Cancellation lands between diffusion steps, not only between stages.
+          opts.signal?.throwIfAborted();
         });
         return { x, hazard: hazard ?? fp16Hazard(x.data) };
       };
@@ -321,7 +323,7 @@ function coarseTensor(bins: Int32Array): Tensor<'int64'> {
 }
 
 /** Checks an input waveform and brings it to the model rate (libsoxr HQ, librosa.load's resampler). */
-function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+export function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
   checkInputAudio(a, what);
   return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
 }
