@@ -1,6 +1,5 @@
 /** `seed-vc convert`: one source, one reference voice, one output file. */
 import { readFileSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
@@ -19,7 +18,7 @@ import { type PrecisionRequest, precisionFromFp16Flag } from '../core/precision.
 import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
 import type { DeviceRequest } from '../node/devices.ts';
 import { checkUsableDir } from '../node/fs-checks.ts';
-import { type LoadEvent, SeedVc } from '../node/load.ts';
+import { type LoadEvent, SeedVc, checkThreads } from '../node/load.ts';
 import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
@@ -120,10 +119,7 @@ function outputPath(o: ConvertCliOptions): string {
 
 /** Model options that can be judged without loading anything: --threads, --cache-dir. */
 export function validateModelOptions(o: Pick<ModelCliOptions, 'threads' | 'cacheDir'>): void {
-  const cpus = availableParallelism();
-  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= cpus)) {
-    throw new InvalidInputError(`--threads must be an integer in 1..${cpus} (the CPUs this machine offers), got ${o.threads}`);
-  }
+  checkThreads(o.threads, '--threads');
   const cacheDir = o.cacheDir ?? (process.env.SEED_VC_CACHE || undefined);
   if (cacheDir !== undefined) checkUsableDir(cacheDir, o.cacheDir !== undefined ? '--cache-dir' : 'SEED_VC_CACHE');
 }

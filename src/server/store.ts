@@ -12,7 +12,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeAudioMono, sniffAudio } from '../core/audio/index.ts';
 import type { AudioContainer } from '../core/audio/types.ts';
-import { AudioFormatError, InvalidInputError } from '../core/errors.ts';
+import { AudioFormatError, AudioLimitError, InvalidInputError } from '../core/errors.ts';
 import { MIN_SECONDS } from '../core/pipeline/convert.ts';
 import { atomicWrite } from '../node/graph-cache.ts';
 import { ApiError } from './errors.ts';
@@ -49,8 +49,12 @@ export async function checkAudio(bytes: Uint8Array, label: string, maxSeconds: n
   const { container } = sniffAudio(bytes, label);
   let audio;
   try {
-    audio = await decodeAudioMono(bytes, label);
+    // the server's limit bounds the decode itself: a long upload is refused before it is decoded
+    audio = await decodeAudioMono(bytes, label, { maxSeconds });
   } catch (e) {
+    if (e instanceof AudioLimitError && e.limit === 'duration') {
+      throw new ApiError(422, 'unprocessable_audio', `${label} is longer than ${maxSeconds} s (${e.problem.replace(/ \(maxSeconds.*$/, '')}); this server accepts up to ${maxSeconds} s`);
+    }
     // A float WAV with NaN/inf samples is readable audio with unusable content: 422, not 415.
     if (e instanceof AudioFormatError && /must be finite/.test(e.message)) throw new InvalidInputError(`${label} contains NaN or infinite samples`);
     throw e;
