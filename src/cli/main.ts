@@ -9,6 +9,7 @@ import { registerConvert } from './convert.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
 import { registerStream } from './stream.ts';
+import { registerServe, registerWorker } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('seed-vc')
@@ -22,6 +23,8 @@ export function buildProgram(): Command {
   registerDoctor(program);
   registerDownload(program);
   registerStream(program);
+  registerServe(program);
+  registerWorker(program);
   program.addHelpText('after', `
 Examples:
   seed-vc convert --source speech.wav --target voice.wav --output out.wav
@@ -84,7 +87,7 @@ export function parseNumber(value: string): number {
 /** Options shared by commands that load a model set. */
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--model <name>', 'official model set').choices(['offline', 'singing', 'realtime']))
+    .addOption(new Option('--model <name>', 'official model set').choices(['offline', 'singing', 'realtime', 'v2']))
     .option('--f0-condition <bool>', 'singing model (44.1 kHz, F0-conditioned) as Seed-VC spells it', parseBool)
     .option('--checkpoint <path>', 'a local (fine-tuned) DiT checkpoint; needs --config')
     .option('--config <path>', 'the YAML config of --checkpoint')
