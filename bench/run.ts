@@ -4,12 +4,15 @@
  *     ONNX Runtime MatMul 2048^3 measured in the same run (the machine's practical roofline);
  *  2. every stage at official size in fp32 and fp16, per device present: time, peak memory, model bytes.
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages.
+ *  3. the streaming converter with the real-time set at official size: per-block compute against the block
+ *     time for the README settings and lighter ones (bench/stream.ts).
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|stream.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { probeDevices } from '../src/node/devices.ts';
 import type { StageResult } from './stage.ts';
+import type { StreamBenchRow } from './stream.ts';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -63,6 +66,27 @@ if (!only || only === 'stages') {
     }
   }
   report.stages = stages;
+}
+
+if (!only || only === 'stream') {
+  const streamScript = fileURLToPath(new URL('./stream.ts', import.meta.url));
+  const out: Record<string, unknown> = {};
+  for (const device of devices.filter((d) => d !== 'wasm')) {
+    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), fp32, ${device} ==`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full'], {
+      encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) throw new Error(`bench stream/${device} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rows: StreamBenchRow[] };
+    log('settings                                              block ms  latency ms  compute p50 / p95 / max ms  ratio   content  LR  diffusion  vocoder');
+    for (const row of res.rows) {
+      const st = row.stagesMs;
+      log(`${row.label.padEnd(53)} ${row.blockMs.toFixed(0).padStart(8)} ${row.latencyMs.toFixed(0).padStart(11)}   ${row.computeMs.p50.toFixed(0).padStart(6)} / ${row.computeMs.p95.toFixed(0).padStart(5)} / ${row.computeMs.max.toFixed(0).padStart(5)}   ${row.ratio.toFixed(2).padStart(5)}   ${st.content.toFixed(0).padStart(7)} ${st.lengthRegulator.toFixed(0).padStart(3)} ${st.diffusion.toFixed(0).padStart(10)} ${st.vocoder.toFixed(0).padStart(8)}`);
+    }
+    log('ratio = median compute per block / block time: real time needs < 1; end-to-end latency = algorithmic latency + compute.');
+    out[device] = res.rows;
+  }
+  report.stream = out;
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
