@@ -14,7 +14,10 @@ import { buildAstralExtractor, loadAstralWeights } from '../nets/v2/astral.ts';
 import { buildV2Dit } from '../nets/v2/dit.ts';
 import { type HubertConfig, buildHubert, loadHubertWeights, parseHubertConfig } from '../nets/v2/hubert.ts';
 import { buildV2LengthRegulator } from '../nets/v2/length-regulator.ts';
+import { type ArCacheLayout, type ArCheckpoint, arConfigFromWrapper, buildArDecode, buildArPrefill, loadArCheckpoint } from '../nets/v2/ar.ts';
+import { ArGenerator } from '../pipeline/v2/ar-generate.ts';
 import type { PrecisionPlan } from '../precision.ts';
+import type { Tensor } from '../tensor.ts';
 import type { NetSession } from '../runtime.ts';
 import { CAMPPLUS, bigvganFiles, transformersFiles } from './catalog.ts';
 import type { FileSpec, ModelFamily, NetworkSpec } from './registry.ts';
@@ -22,7 +25,10 @@ import { type V2CfmCheckpoint, loadV2CfmCheckpoint } from './v2-checkpoint.ts';
 import { V2_HUB, type V2WrapperConfig } from './v2-config.ts';
 
 /** The non-autoregressive networks of a v2 model set (also the labels of their sessions and cached graphs). */
-export type V2NetworkName = 'hubert' | 'astral_wide' | 'astral_narrow' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder';
+export type V2NetworkName = 'hubert' | 'astral_wide' | 'astral_narrow' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder' | 'ar_prefill' | 'ar_decode';
+
+/** KV-cache layout of the AR decode graph (measured faster than past/present: bench/ar.ts). */
+export const V2_AR_CACHE: ArCacheLayout = 'fixed';
 
 /** The opened sessions, with lazily opened fp32 twins of the networks whose stage runs in fp16. */
 export interface V2NetSessions {
@@ -33,6 +39,8 @@ export interface V2NetSessions {
   lengthRegulator: NetSession;
   estimator: NetSession;
   vocoder: NetSession;
+  /** The AR model (convert-style path), opened on first use; its condition table (the AR length regulator). */
+  ar: () => Promise<{ generator: ArGenerator; conditionTable: Tensor<'float32'> }>;
   fp32Fallback: Partial<Record<V2NetworkName, () => Promise<NetSession>>>;
 }
 
@@ -70,6 +78,9 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
       const role = side === 'Wide' ? V2_ROLES.astralWide : V2_ROLES.astralNarrow;
       return buildAstralExtractor(cfg, loadAstralWeights(src.bytes(role), src.name(role), cfg), { precision });
     };
+    const arParsed = arConfigFromWrapper(config.raw);
+    let arCkpt: ArCheckpoint | undefined;
+    const arWeights = () => (arCkpt ??= loadArCheckpoint(src.bytes(V2_ROLES.ar), src.name(V2_ROLES.ar), arParsed.ar, arParsed.conditionCodebook));
     const networks: NetworkSpec<V2NetworkName>[] = [
       {
         name: 'hubert', stage: 'content', sources: [V2_ROLES.hubertConfig, V2_ROLES.hubert],
@@ -98,6 +109,12 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
           return buildBigvgan(c, loadBigvganWeights(src.bytes(V2_ROLES.vocoder), src.name(V2_ROLES.vocoder), c), { precision });
         },
       },
+      // the AR runs under the same autocast as the convert-style CFM: it follows the dit stage
+      { name: 'ar_prefill', stage: 'dit', sources: [V2_ROLES.config, V2_ROLES.ar], build: (precision) => buildArPrefill(arParsed.ar, arWeights().ar, { precision }) },
+      {
+        name: 'ar_decode', stage: 'dit', sources: [V2_ROLES.config, V2_ROLES.ar],
+        build: (precision) => buildArDecode(arParsed.ar, arWeights().ar, { precision, cache: V2_AR_CACHE }),
+      },
     ];
     return {
       networks,
@@ -108,7 +125,13 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
           let pending: Promise<NetSession> | undefined;
           fp32Fallback[n.name] = () => (pending ??= (log(`fp16 guard: opening an fp32 ${n.name} session`), open(n.name, 'fp32')));
         }
+        let ar: ReturnType<V2NetSessions['ar']> | undefined;
+        const conditionTable = arWeights().conditionTable; // small; read now so the weights can be released
         return {
+          ar: () => (ar ??= (async () => ({
+            generator: new ArGenerator(arParsed.ar, await open('ar_prefill'), await open('ar_decode'), V2_AR_CACHE),
+            conditionTable,
+          }))()),
           hubert: await open('hubert'),
           astralWide: await open('astral_wide'),
           astralNarrow: await open('astral_narrow'),
@@ -119,7 +142,7 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
           fp32Fallback,
         };
       },
-      releaseWeights() { cfm = undefined; },
+      releaseWeights() { cfm = undefined; arCkpt = undefined; },
     };
   },
 };

@@ -43,7 +43,7 @@ test('v2 registry: files resolve on the hub, networks open, and chained they rep
   };
   const s = await layout.sessions(open, resolvePrecision('fp32', { device: 'cpu' }));
   try {
-    assert.deepEqual(layout.networks.map((n) => n.name), ['hubert', 'astral_wide', 'astral_narrow', 'speaker', 'length_regulator', 'dit', 'vocoder']);
+    assert.deepEqual(layout.networks.map((n) => n.name), ['hubert', 'astral_wide', 'astral_narrow', 'speaker', 'length_regulator', 'dit', 'vocoder', 'ar_prefill', 'ar_decode']);
     assert.deepEqual(Object.keys(s.fp32Fallback), [], 'an fp32 plan needs no twins');
     const c = v2Case('e2e_v2_default');
     const gt = v2Tensors(c);
