@@ -17,7 +17,7 @@ import { type Tensor, toFloat32 } from '../../src/core/tensor.ts';
 import { SeedVc } from '../../src/node/load.ts';
 import type { SeedVcV2 } from '../../src/node/load-v2.ts';
 import { PROJECT_ROOT, assertClose, assertExactInts, goldenTensors } from '../helpers/golden.ts';
-import { GOLDEN_V2, HUB_V2 } from '../helpers/golden-v2.ts';
+import { GOLDEN_V2, v2Hub } from '../nets/v2/helpers.ts';
 
 interface V2Case {
   id: string;
@@ -42,7 +42,7 @@ let cacheDir: string;
 let model: SeedVcV2;
 before(async () => {
   cacheDir = mkdtempSync(join(tmpdir(), 'seed-vc-e2e-v2-'));
-  model = await SeedVc.load({ model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: HUB_V2(), cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
+  model = await SeedVc.load({ model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: v2Hub(), cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
 });
 after(async () => {
   await model?.dispose();
@@ -122,7 +122,7 @@ for (const id of CASES) {
 test('fp16 plan: content in fp16, and the default path runs the CFM on an fp32 DiT twin, as the reference forces it', async (t) => {
   const sessions: string[] = [];
   const m = await SeedVc.load({
-    model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: HUB_V2(), cacheDir, offline: true, precision: 'fp16', device: 'cpu',
+    model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: v2Hub(), cacheDir, offline: true, precision: 'fp16', device: 'cpu',
     onEvent: (e) => { if (e.type === 'session') sessions.push(`${e.network}:${e.precision}`); },
   });
   try {

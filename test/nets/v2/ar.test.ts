@@ -19,7 +19,8 @@ import { reduceDurations } from '../../../src/core/pipeline/v2/tokens.ts';
 import { type Tensor, tensor, toFloat32 } from '../../../src/core/tensor.ts';
 import { nodeBackend } from '../../../src/node/backend.ts';
 import { assertClose, assertExactInts, tolerance } from '../../helpers/golden.ts';
-import { HUB_V2, v2Case, v2Tensors, v2WrapperYaml } from '../../helpers/golden-v2.ts';
+import { parse as parseYaml } from 'yaml';
+import { GOLDEN_V2, v2Case, v2Hub, v2Tensors } from './helpers.ts';
 import { allFinite, randomWeights } from '../../helpers/onnx.ts';
 
 const ints = (t: Tensor | undefined): number[] => Array.from(t!.data as BigInt64Array, Number);
@@ -43,9 +44,9 @@ test('sampler: penalty on the first token, end-token suppression, top-p, tempera
 let cfg: ArConfig;
 let ckpt: ArCheckpoint;
 before(() => {
-  const parsed = arConfigFromWrapper(v2WrapperYaml());
+  const parsed = arConfigFromWrapper(parseYaml(readFileSync(join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), 'utf8')));
   cfg = parsed.ar;
-  const file = join(HUB_V2(), 'Plachta/Seed-VC/v2/ar_base.pth');
+  const file = join(v2Hub(), 'Plachta/Seed-VC/v2/ar_base.pth');
   ckpt = loadArCheckpoint(new Uint8Array(readFileSync(file)), file, cfg, parsed.conditionCodebook);
 });
 
