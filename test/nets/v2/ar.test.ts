@@ -119,3 +119,13 @@ test('official-size AR (12 x 768, GQA 12/2): prefill + decode in both layouts ag
   assert.equal(results[0].length, 5);
   assert.deepEqual(results[0], results[1]);
 });
+
+test('the built-in official v2 wrapper values parse: DiT 13 x 512, AR 12 x 768 with 12 / 2 heads, 2048 / 32 codes', async () => {
+  const { officialV2Wrapper, parseV2WrapperConfig } = await import('../../../src/core/models/v2-config.ts');
+  const { stringify } = await import('yaml');
+  const c = parseV2WrapperConfig(stringify(officialV2Wrapper()), 'official');
+  assert.deepEqual([c.dit.depth, c.dit.hiddenDim, c.dit.numHeads, c.dit.contentDim], [13, 512, 8, 512]);
+  assert.deepEqual([c.contentWide.codebookSize, c.contentNarrow.codebookSize, c.sampleRate, c.hopSize], [2048, 32, 22050, 256]);
+  const { ar, conditionCodebook } = arConfigFromWrapper(c.raw);
+  assert.deepEqual([ar.nLayer, ar.dim, ar.nHead, ar.nLocalHeads, ar.intermediateSize, ar.vocabSize, conditionCodebook], [12, 768, 12, 2, 2304, 2049, 32]);
+});

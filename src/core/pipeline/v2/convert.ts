@@ -112,6 +112,9 @@ export class V2VoiceConverter {
 
   get sampleRate(): number { return this.config.sampleRate; }
 
+  /** Opens the AR model's sessions now (they open on the first convert-style conversion otherwise). */
+  async openAr(): Promise<void> { await this.sessions.ar(); }
+
   async convert(
     source: { samples: Float32Array; sampleRate: number },
     reference: { samples: Float32Array; sampleRate: number },
