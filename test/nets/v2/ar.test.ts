@@ -97,9 +97,11 @@ for (const id of ['v2_ar_generate_0', 'v2_ar_generate_1']) {
   }
 }
 
-test('official-size AR (12 x 768, GQA 12/2): prefill + decode in both layouts agree and stay finite', async () => {
+// Official width; 2 of the 12 layers unless SEED_VC_V2_FULL_DEPTH=1 (as the other v2 full-size tests).
+const AR_LAYERS = process.env.SEED_VC_V2_FULL_DEPTH === '1' ? 12 : 2;
+test(`official-width AR (768, GQA 12/2, ${AR_LAYERS} of 12 layers): prefill + decode in both layouts agree and stay finite`, async () => {
   const big = arConfigFromWrapper({
-    ar: { model: { config: { dim: 768, n_head: 12, n_local_heads: 2, n_layer: 12, intermediate_size: 2304, vocab_size: 2049, rope_base: 10000 } } },
+    ar: { model: { config: { dim: 768, n_head: 12, n_local_heads: 2, n_layer: AR_LAYERS, intermediate_size: 2304, vocab_size: 2049, rope_base: 10000 } } },
     ar_length_regulator: { codebook_size: 32, channels: 768 },
   }).ar;
   const w = randomWeights(arParamShapes(big), 7);

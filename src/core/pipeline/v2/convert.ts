@@ -47,6 +47,11 @@ export interface V2ConvertOptions {
   noise?: (chunk: number, shape: readonly number[]) => Float32Array;
   /** Exp(1) draws of AR sampling step i (counted over all chunks). */
   draws?: ArDraws;
+  /**
+   * Run the default path's CFM in fp32 whatever the plan, as the reference forces it (default true). `seed-vc ab`
+   * turns it off to show what an fp16 CFM would cost there.
+   */
+  forceFp32Cfm?: boolean;
   onProgress?: (e: V2ConvertEvent) => void;
   signal?: AbortSignal;
 }
@@ -108,7 +113,7 @@ const AR_MAX_CONTENT = 1500;
 const OVERLAP_FRAMES = 16;
 
 export class V2VoiceConverter {
-  constructor(readonly config: V2WrapperConfig, private readonly sessions: V2NetSessions) {}
+  constructor(readonly config: V2WrapperConfig, readonly sessions: V2NetSessions) {}
 
   get sampleRate(): number { return this.config.sampleRate; }
 
@@ -179,7 +184,8 @@ export class V2VoiceConverter {
     const rates: [number, number] = [o.intelligibilityCfgRate, o.similarityCfgRate];
     const fallback = s.fp32Fallback;
     // The default path forces the CFM to fp32 (an autocast(float32) block in the reference).
-    const defaultEstimator = async () => (fallback.dit ? fallback.dit() : s.estimator);
+    const forced = o.forceFp32Cfm ?? true;
+    const defaultEstimator = async () => (forced && fallback.dit ? fallback.dit() : s.estimator);
 
     const synthesize = async (k: number, chunkCond: Tensor<'float32'>, estimator: () => Promise<NetSession>, twin?: () => Promise<NetSession>) => {
       const L = chunkCond.shape[1];
@@ -220,7 +226,7 @@ export class V2VoiceConverter {
         const end = Math.min(S, processed + window);
         const isLast = processed + window >= S;
         const chunkCond = tensor('float32', [1, end - processed, D], cond.data.slice(processed * D, end * D));
-        const { vcMel, wave } = await synthesize(k, chunkCond, defaultEstimator);
+        const { vcMel, wave } = await synthesize(k, chunkCond, defaultEstimator, forced ? undefined : fallback.dit);
         chunks.push({ vcMel });
         joiner.push(wave, isLast);
         if (isLast) break;
