@@ -1,10 +1,15 @@
 /** `seed-vc convert`: one source, one reference voice, one output file. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
 import type { ModelSetId } from '../core/models/catalog.ts';
-import { type ConvertEvent, type ConvertOptions, type ConvertResult, DEFAULTS } from '../core/pipeline/convert.ts';
+import { DEFAULT_MAX_DECODED_SECONDS } from '../core/audio/limits.ts';
+import type { MonoAudio } from '../core/audio/types.ts';
+import {
+  type ConvertEvent, type ConvertOptions, type ConvertResult, DEFAULTS, checkInputAudio, validateConvertOptions,
+} from '../core/pipeline/convert.ts';
 import { noiseFromSafetensors } from '../core/pipeline/noise.ts';
 import { type ArDraws, drawsFromTable } from '../core/pipeline/v2/ar-sampler.ts';
 import { V2_DEFAULTS, type V2ConvertEvent, type V2ConvertOptions } from '../core/pipeline/v2/convert.ts';
@@ -14,6 +19,7 @@ import { toFloat32 } from '../core/tensor.ts';
 import { type PrecisionRequest, precisionFromFp16Flag } from '../core/precision.ts';
 import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
 import type { DeviceRequest } from '../node/devices.ts';
+import { checkUsableDir } from '../node/fs-checks.ts';
 import { type LoadEvent, SeedVc } from '../node/load.ts';
 import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
 import { type Reporter, createReporter } from './progress.ts';
@@ -46,6 +52,7 @@ interface ConvertCliOptions extends ModelCliOptions {
   seed?: string;
   noise?: string;
   format: 'float32' | 'pcm16';
+  maxDuration: number;
   intelligibilityCfgRate?: number;
   similarityCfgRate?: number;
   convertStyle?: boolean;
@@ -81,6 +88,7 @@ export function registerConvert(program: Command): void {
     .option('--repetition-penalty <x>', `v2 AR repetition penalty (default ${V2_DEFAULTS.repetitionPenalty})`, parseNumber)
     .option('--draws <file>', "v2: safetensors with the AR sampler's Exp(1) draws q [steps, vocab] (reproduces a reference run exactly)")
     .addOption(new Option('--format <fmt>', 'WAV sample format').choices(['float32', 'pcm16']).default('float32'))
+    .option('--max-duration <seconds>', 'refuse inputs that decode to longer than this', parseNumber, DEFAULT_MAX_DECODED_SECONDS)
     .option('--force', 'overwrite an existing output file')
     .option('--json', 'print the result as one JSON object on stdout')
     .option('-q, --quiet', 'no progress output');
@@ -97,13 +105,36 @@ function pyFloat(x: number): string {
   return Number.isInteger(x) ? x.toFixed(1) : String(x);
 }
 
+/** The output file: `--output` itself when it names a .wav, else a file named as inference.py names it in that folder. */
 function outputPath(o: ConvertCliOptions): string {
   const stem = (p: string) => basename(p).split('.')[0];
   const name = o.model === 'v2'
     ? `vc_v2_${stem(o.source)}_${stem(o.target)}_${pyFloat(o.lengthAdjust)}_${o.diffusionSteps}_${pyFloat(o.similarityCfgRate ?? V2_DEFAULTS.similarityCfgRate)}.wav`
     : `vc_${stem(o.source)}_${stem(o.target)}_${pyFloat(o.lengthAdjust)}_${o.diffusionSteps}_${pyFloat(o.inferenceCfgRate)}.wav`;
   if (!o.output) return join('reconstructed', name);
-  return extname(o.output).toLowerCase() === '.wav' ? o.output : join(o.output, name);
+  const ext = extname(o.output).toLowerCase();
+  if (ext === '.wav') return o.output;
+  const isDir = (() => { try { return statSync(o.output).isDirectory(); } catch { return false; } })();
+  if (isDir || ext === '' || /[\\/]$/.test(o.output)) return join(o.output, name);
+  throw new InvalidInputError(`--output ${o.output}: '${ext}' files are not written; give a .wav file or a folder (the output is always WAV)`);
+}
+
+/** Model options that can be judged without loading anything: --threads, --cache-dir. */
+export function validateModelOptions(o: Pick<ModelCliOptions, 'threads' | 'cacheDir'>): void {
+  const cpus = availableParallelism();
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= cpus)) {
+    throw new InvalidInputError(`--threads must be an integer in 1..${cpus} (the CPUs this machine offers), got ${o.threads}`);
+  }
+  const cacheDir = o.cacheDir ?? (process.env.SEED_VC_CACHE || undefined);
+  if (cacheDir !== undefined) checkUsableDir(cacheDir, o.cacheDir !== undefined ? '--cache-dir' : 'SEED_VC_CACHE');
+}
+
+/** Reads an input file under the duration limit, reports the codec's warnings, and runs the pipeline's input checks. */
+export async function readInput(path: string, what: 'source' | 'target', maxSeconds: number): Promise<MonoAudio> {
+  const audio = await readAudioFile(path, { maxSeconds });
+  for (const w of audio.warnings ?? []) process.stderr.write(`seed-vc: warning: ${path}: ${w}\n`);
+  checkInputAudio(audio, what === 'source' ? 'source' : 'reference');
+  return audio;
 }
 
 export function loadOptions(o: ModelCliOptions, reporter: Reporter) {
@@ -125,7 +156,7 @@ export function reportLoad(e: LoadEvent | V2LoadEvent, r: Reporter): void {
 }
 
 export function reportConvert(e: ConvertEvent | V2ConvertEvent, r: Reporter): void {
-  if (e.type === 'diffusion') r.progress('window' in e ? `diffusion window ${e.window}/${e.windows}` : `diffusion chunk ${e.chunk}`, e.step, e.steps, 'steps');
+  if (e.type === 'diffusion') r.progress(`diffusion window ${e.window}/${e.windows}`, e.step, e.steps, 'steps');
   else if (e.type === 'ar') r.info(`AR chunk ${e.chunk}/${e.chunks}: ${e.tokens} tokens`);
   else if (e.type === 'guard') r.info(`fp16 guard: ${e.stage} window ${e.window} ${e.action} (${e.reason})`);
   else if (e.type === 'stage' && e.status === 'done' && e.stage !== 'diffusion') r.info(`${e.stage.replace('_', ' ')}: ${e.ms!.toFixed(0)} ms`);
@@ -170,12 +201,16 @@ async function runConvert(o: ConvertCliOptions, reporter: Reporter): Promise<Con
   if (o.model === 'v2') return runConvertV2(o, reporter);
   const v2Only = V2_FLAGS.filter((k) => o[k] !== undefined);
   if (v2Only.length) throw new InvalidInputError(`${v2Only.map(flagName).join(', ')}: only for --model v2`);
+  // Check everything the user gave before the (slow, possibly downloading) model load: options, output, inputs.
   const out = outputPath(o);
-  // Check everything the user gave before the (slow) model load.
-  const protect = [o.source, o.target];
-  const [source, reference] = [await readAudioFile(o.source), await readAudioFile(o.target)];
+  validateModelOptions(o);
+  if (!(o.maxDuration > 0)) throw new InvalidInputError(`--max-duration must be a positive number of seconds, got ${o.maxDuration}`);
   const cOpts = convertOptions(o, reporter);
+  validateConvertOptions(cOpts);
+  const protect = [o.source, o.target];
   await writeWavFile(out, new Float32Array(0), 1, { protect, force: o.force, dryRun: true });
+  const source = await readInput(o.source, 'source', o.maxDuration);
+  const reference = await readInput(o.target, 'target', o.maxDuration);
   const model = await SeedVc.load(loadOptions(o, reporter));
   try {
     reporter.info(`device ${model.device.device}, precision ${model.plan.mode} (${model.plan.reason})`);
@@ -201,8 +236,12 @@ async function runConvertV2(o: ConvertCliOptions, reporter: Reporter): Promise<C
     throw new InvalidInputError('--auto-f0-adjust, --semi-tone-shift and --inference-cfg-rate are v1 flags; v2 takes --intelligibility-cfg-rate and --similarity-cfg-rate');
   }
   const out = outputPath(o);
+  validateModelOptions(o);
+  if (!(o.maxDuration > 0)) throw new InvalidInputError(`--max-duration must be a positive number of seconds, got ${o.maxDuration}`);
   const protect = [o.source, o.target];
-  const [source, reference] = [await readAudioFile(o.source), await readAudioFile(o.target)];
+  await writeWavFile(out, new Float32Array(0), 1, { protect, force: o.force, dryRun: true });
+  const source = await readInput(o.source, 'source', o.maxDuration);
+  const reference = await readInput(o.target, 'target', o.maxDuration);
   const base = convertOptions(o, reporter);
   let draws: ArDraws | undefined;
   if (o.draws) {
@@ -220,7 +259,6 @@ async function runConvertV2(o: ConvertCliOptions, reporter: Reporter): Promise<C
     seed: base.seed, noise: base.noise, draws,
     onProgress: (e) => reportConvert(e, reporter),
   };
-  await writeWavFile(out, new Float32Array(0), 1, { protect, force: o.force, dryRun: true });
   const precision: PrecisionRequest = o.fp16 !== undefined ? precisionFromFp16Flag(o.fp16) : o.precision;
   const model = await SeedVc.load({
     model: 'v2', config: o.config, precision, vocoderFp16: o.vocoderFp16, device: o.device, threads: o.threads,

@@ -41,6 +41,8 @@ export interface LoadOptions extends HubOptions {
   threads?: number;
   /** Skip the on-disk graph cache (always build from the checkpoints). */
   noGraphCache?: boolean;
+  /** CosyVoice's hifigan.yml for a HiFT vocoder (real-time set); default: the released layout, widths from hift.pt. */
+  hiftConfig?: string;
   onEvent?: (e: LoadEvent) => void;
   log?: (line: string) => void;
 }
@@ -100,13 +102,18 @@ export class SeedVc {
       files.checkpoint = await hub(set.checkpoint.repo, set.checkpoint.file);
       files.config = await hub(set.config.repo, set.config.file);
     }
-    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
+    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), files.config);
     if (o.f0Condition !== undefined && o.f0Condition !== config.lengthRegulator.f0Condition) {
       throw new InvalidInputError(`--f0-condition ${o.f0Condition} does not match the model: ${basename(files.config)} is ${config.lengthRegulator.f0Condition ? '' : 'not '}F0-conditioned`);
     }
 
     const family = familyOf(config);
     for (const f of family.files(config)) files[f.role] = await firstAvailable(f.hub.map((h) => () => hub(h.repo, h.file)));
+    if (o.hiftConfig !== undefined) {
+      if (config.vocoder.type !== 'hifigan') throw new InvalidInputError(`--hift-config: this model's vocoder is ${config.vocoder.type}, not HiFT`);
+      if (!existsSync(o.hiftConfig)) throw new InvalidInputError(`file not found: ${o.hiftConfig} (--hift-config)`);
+      files.vocoderConfig = o.hiftConfig;
+    }
 
     const device = await chooseDevice(o.device ?? 'auto', log);
     const plan = resolvePrecision(o.precision ?? 'auto', device, { vocoderFp16: o.vocoderFp16 });
@@ -115,7 +122,7 @@ export class SeedVc {
       has: (role) => files[role] !== undefined,
       bytes: (role) => new Uint8Array(readFileSync(files[role])),
       text: (role) => readFileSync(files[role], 'utf8'),
-      name: (role) => basename(files[role]),
+      name: (role) => files[role], // the path: error messages name the file the user can look at
     };
     const layout = family.layout(config, source);
 

@@ -247,6 +247,8 @@ export class VoiceConverter {
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
           emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
+          // Cancellation lands between diffusion steps, not only between stages.
+          opts.signal?.throwIfAborted();
         });
         return { x, hazard: hazard ?? fp16Hazard(x.data) };
       };
@@ -322,6 +324,15 @@ function coarseTensor(bins: Int32Array): Tensor<'int64'> {
 
 /** Checks an input waveform and brings it to the model rate (libsoxr HQ, librosa.load's resampler). */
 export function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+  checkInputAudio(a, what);
+  return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
+}
+
+/**
+ * The checks `convert` makes on each input (a valid rate, at least MIN_SECONDS, finite, not silent),
+ * for callers that want them before loading a model. `what` names the input in the message.
+ */
+export function checkInputAudio(a: { samples: Float32Array; sampleRate: number }, what: string): void {
   if (!(a.sampleRate > 0)) throw new InvalidInputError(`${what} audio: invalid sample rate ${a.sampleRate}`);
   const seconds = a.samples.length / a.sampleRate;
   if (seconds < MIN_SECONDS) {
@@ -334,7 +345,11 @@ export function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr
     if (m > peak) peak = m;
   }
   if (peak < 1e-4) throw new InvalidInputError(`${what} audio is silent (peak ${peak.toExponential(1)}); it needs audible speech`);
-  return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
+}
+
+/** The option checks `convert` makes, for callers that want them before loading a model. */
+export function validateConvertOptions(options: ConvertOptions = {}): void {
+  validateOptions({ ...DEFAULTS, ...stripUndefined(options) });
 }
 
 function validateOptions(o: Required<Omit<ConvertOptions, 'seed' | 'noise' | 'onProgress' | 'signal'>>): void {

@@ -74,7 +74,7 @@ export type V2ConvertEvent =
   | { type: 'stage'; stage: V2ConvertStage; status: 'start' | 'done'; ms?: number }
   | { type: 'content'; window: number; windows: number }
   | { type: 'ar'; chunk: number; chunks: number; tokens: number }
-  | { type: 'diffusion'; chunk: number; step: number; steps: number }
+  | { type: 'diffusion'; window: number; windows: number; step: number; steps: number }
   | ({ type: 'guard' } & GuardEvent);
 
 export interface V2ConvertResult {
@@ -187,6 +187,7 @@ export class V2VoiceConverter {
     const forced = o.forceFp32Cfm ?? true;
     const defaultEstimator = async () => (forced && fallback.dit ? fallback.dit() : s.estimator);
 
+    let chunkCount = 1; // DiT windows (default path) or AR chunks (style path), set below
     const synthesize = async (k: number, chunkCond: Tensor<'float32'>, estimator: () => Promise<NetSession>, twin?: () => Promise<NetSession>) => {
       const L = chunkCond.shape[1];
       const T = P + L;
@@ -203,7 +204,7 @@ export class V2VoiceConverter {
           noise: tensor('float32', shape, Float32Array.from(z)), steps: o.diffusionSteps, cfgRates: rates, randomVoice: o.anonymizationOnly,
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
-          emit({ type: 'diffusion', chunk: k + 1, step: e.step, steps: e.steps });
+          emit({ type: 'diffusion', window: k + 1, windows: chunkCount, step: e.step, steps: e.steps });
         });
         return { x, hazard: hazard ?? fp16Hazard(x.data) };
       };
@@ -221,6 +222,8 @@ export class V2VoiceConverter {
       cond = await regulate(sourceWide, S);
       const window = Math.floor(sr / this.config.hopSize) * DIT_CONTEXT_SECONDS - P;
       if (window <= OVERLAP_FRAMES) throw new InvalidInputError(`reference too long: ${P} mel frames leave no DiT window`);
+      chunkCount = 0;
+      for (let p = 0; ; p += window - OVERLAP_FRAMES) { chunkCount++; if (p + window >= S) break; }
       let processed = 0;
       for (let k = 0; processed < S; k++) {
         const end = Math.min(S, processed + window);
@@ -239,6 +242,7 @@ export class V2VoiceConverter {
       const maxChunk = AR_MAX_CONTENT - refRed.length;
       if (maxChunk < 1) throw new InvalidInputError(`reference too long for the AR model: ${refRed.length} reduced ids (at most ${AR_MAX_CONTENT - 1})`);
       const nChunks = Math.ceil(srcRed.length / maxChunk);
+      chunkCount = nChunks;
       const prompt = o.anonymizationOnly ? [] : ints(referenceWide);
       let drawOffset = 0;
       const Ns = sourceWide.shape[1];
