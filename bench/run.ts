@@ -6,7 +6,8 @@
  * Each measurement runs in its own child process so peak memory is that stage's alone.
  *  3. the streaming converter with the real-time set at official size: per-block compute against the block
  *     time for the README settings and lighter ones (bench/stream.ts).
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|stream.
+ *  4. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|stream|v2.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -87,6 +88,29 @@ if (!only || only === 'stream') {
     out[device] = res.rows;
   }
   report.stream = out;
+}
+
+if (only === 'v2') {
+  // Only on request: the official-size v2 builds take minutes. AR: prefill time and decode tokens/s per KV-cache
+  // layout and precision (bench/ar.ts); the other v2 networks: bench/v2-nets.ts.
+  log('\n== Seed-VC v2 AR: prefill and KV-cache decode (official size 12 x 768, random weights; tiny golden model) ==');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./ar.ts', import.meta.url)), ...(quick ? ['quick'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench ar failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const ar = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { model: string; layout: string; precision: string; loadSeconds: number; prefillSeconds: number; decodeTokensPerSecond: number; lc: number; lt: number; steps: number }[];
+  log('model          precision layout        context   load s  prefill s  decode tok/s');
+  for (const x of ar) {
+    log(`${x.model.padEnd(14)} ${x.precision.padEnd(9)} ${x.layout.padEnd(13)} ${String(x.lc + x.lt + 2).padStart(7)} ${x.loadSeconds.toFixed(2).padStart(8)} ${x.prefillSeconds.toFixed(3).padStart(10)} ${x.decodeTokensPerSecond.toFixed(1).padStart(13)}`);
+  }
+  report.v2Ar = ar;
+  log('\n== Seed-VC v2 networks at official size (bench/v2-nets.ts) ==');
+  const n = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./v2-nets.ts', import.meta.url)), '--json', ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (n.status !== 0) throw new Error(`bench v2-nets failed: ${n.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  log(n.stderr.trim());
+  report.v2Nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!);
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);

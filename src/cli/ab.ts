@@ -131,17 +131,18 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
       reporter.info(e.phase === 'metrics' ? 'computing metrics' : e.phase === 'dnsmos' ? 'scoring with DNSMOS' : `writing ${o.output}`);
     }
   };
-  if (o.model === 'v2') throw new InvalidInputError("--model v2 is supported by 'seed-vc convert' only, so far");
   return runAb({
     source: o.source,
     target: o.target,
     output: o.output,
     a: sides.a,
     b: sides.b,
-    load: {
-      model: o.model as Exclude<typeof o.model, 'v2'>, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
-      mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
-    },
+    load: o.model === 'v2'
+      ? { model: 'v2', config: o.config, threads: o.threads, mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline }
+      : {
+        model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
+        mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
+      },
     lengthAdjust: o.lengthAdjust,
     seed: o.seed,
     noise: o.noise,
