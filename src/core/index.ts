@@ -15,6 +15,10 @@ export { Nn, type Precision, AUTOCAST_OPS } from './onnx/nn.ts';
 export { type SeedVcConfig, parseSeedVcConfig } from './models/config.ts';
 export { MODEL_SETS, type ModelSetId, CAMPPLUS, RMVPE, HIFT } from './models/catalog.ts';
 export { loadDitCheckpoint } from './models/dit-checkpoint.ts';
+export {
+  SEED_VC_V1, familyOf, CHECKPOINT_ROLE, CONFIG_ROLE,
+  type ModelFamily, type ModelLayout, type NetworkSpec, type NetworkName, type FileSpec, type ModelFileSource, type OpenNetwork,
+} from './models/registry.ts';
 export * as nets from './nets/index.ts';
 export {
   VoiceConverter, DEFAULTS, MIN_SECONDS, MAX_REFERENCE_SECONDS,

@@ -9,9 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
-/** Bump when a builder changes what it emits for the same weights. */
-export const GRAPH_FORMAT_VERSION = 1;
+export { GRAPH_FORMAT_VERSION, type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
 /** sha256 (hex) of a file, memoised in <cacheDir>/file-hashes.json by path, size and mtime. */
 export async function fileSha256(path: string, cacheDir?: string): Promise<string> {
@@ -32,19 +32,6 @@ export async function fileSha256(path: string, cacheDir?: string): Promise<strin
     await atomicWrite(indexPath, JSON.stringify(index));
   }
   return digest;
-}
-
-export interface GraphKey {
-  network: string;
-  precision: string;
-  /** sha256 of each source file, in a fixed order. */
-  sources: readonly string[];
-  /** Anything else the graph depends on (config fields, options). */
-  extra?: unknown;
-}
-
-export function graphHash(key: GraphKey): string {
-  return createHash('sha256').update(JSON.stringify({ v: GRAPH_FORMAT_VERSION, ...key })).digest('hex').slice(0, 32);
 }
 
 /**
