@@ -4,7 +4,9 @@
  *     ONNX Runtime MatMul 2048^3 measured in the same run (the machine's practical roofline);
  *  2. every stage at official size in fp32 and fp16, per device present: time, peak memory, model bytes.
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages.
+ *  3. (--only serve) the HTTP server under load: N clients converting on the tiny models (bench/serve.ts);
+ *     --clients N, --seconds S, --workers W, --steps K.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|serve.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +65,15 @@ if (!only || only === 'stages') {
     }
   }
   report.stages = stages;
+}
+
+if (only === 'serve') {
+  const { benchServe, printServeBench } = await import('./serve.ts');
+  const flag = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
+  log('== seed-vc serve under load (tiny models of the golden hub mirror) ==');
+  const r = await benchServe({ clients: flag('--clients', 8), seconds: flag('--seconds', quick ? 10 : 30), workers: flag('--workers', 1), steps: flag('--steps', 10) }, log);
+  printServeBench(r, log);
+  report.serve = r;
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
