@@ -309,6 +309,7 @@ describe('A/B', () => {
     assert.ok(report.comparison.logMelL1 >= 0 && report.comparison.logMelL1 < 0.05, `log-mel L1 ${report.comparison.logMelL1}`);
     const html = await (await fetch(`${url}/v1/ab/${id}/report.html`)).text();
     assert.match(html, /<html/);
+    assert.ok(!html.includes(s.dir) && !JSON.stringify(report).includes(s.dir), 'the report does not reveal server paths');
     const png = new Uint8Array(await (await fetch(`${url}/v1/ab/${id}/a.png`)).arrayBuffer());
     assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
     await expectError(await post('/v1/ab', form({ source: fileBlob(SOURCE), reference: fileBlob(REFERENCE) }, { a: 'fp64' })), 400, 'bad_option', /a:/);
