@@ -17,7 +17,7 @@ export interface ServeBenchResult {
   jobs: number; throughputJobsPerS: number;
   jobLatencyMs: { p50: number; p95: number; max: number };
   healthLatencyMs: { p50: number; p99: number; max: number; samples: number };
-  rssMiB: { afterWarmup: number; end: number; peak: number };
+  rssMiB: { afterWarmup: number; half: number; end: number; peak: number };
   failedRequests: number; requests: number;
 }
 
@@ -81,6 +81,8 @@ export async function benchServe(o: ServeBenchOptions, log: (s: string) => void)
     const rssWarm = process.memoryUsage.rss();
     let peak = rssWarm;
     const rssTimer = setInterval(() => { peak = Math.max(peak, process.memoryUsage.rss()); }, 200);
+    let rssHalf = 0;
+    const halfTimer = setTimeout(() => { rssHalf = process.memoryUsage.rss(); }, (o.seconds * 1000) / 2);
     const deadline = performance.now() + o.seconds * 1000;
     const latencies: number[] = [];
     const health: number[] = [];
@@ -106,6 +108,7 @@ export async function benchServe(o: ServeBenchOptions, log: (s: string) => void)
     busy = false;
     await prober;
     clearInterval(rssTimer);
+    clearTimeout(halfTimer);
     const rssEnd = process.memoryUsage.rss();
     const MiB = 2 ** 20;
     return {
@@ -113,7 +116,7 @@ export async function benchServe(o: ServeBenchOptions, log: (s: string) => void)
       jobs: latencies.length, throughputJobsPerS: latencies.length / elapsed,
       jobLatencyMs: { p50: pct(latencies, 50), p95: pct(latencies, 95), max: Math.max(...latencies) },
       healthLatencyMs: { p50: pct(health, 50), p99: pct(health, 99), max: Math.max(...health), samples: health.length },
-      rssMiB: { afterWarmup: rssWarm / MiB, end: rssEnd / MiB, peak: peak / MiB },
+      rssMiB: { afterWarmup: rssWarm / MiB, half: rssHalf / MiB, end: rssEnd / MiB, peak: peak / MiB },
       failedRequests: failed, requests,
     };
   } finally {
@@ -127,6 +130,6 @@ export function printServeBench(r: ServeBenchResult, log: (s: string) => void): 
   log(`jobs              ${r.jobs} in ${f(r.seconds)} s: ${f(r.throughputJobsPerS, 2)} jobs/s (${r.clients} clients, ${r.workers} worker thread${r.workers > 1 ? 's' : ''}, ${r.diffusionSteps} steps)`);
   log(`job latency       p50 ${f(r.jobLatencyMs.p50, 0)} ms, p95 ${f(r.jobLatencyMs.p95, 0)} ms, max ${f(r.jobLatencyMs.max, 0)} ms (submit to audio, queueing included)`);
   log(`health while busy p50 ${f(r.healthLatencyMs.p50)} ms, p99 ${f(r.healthLatencyMs.p99)} ms, max ${f(r.healthLatencyMs.max)} ms over ${r.healthLatencyMs.samples} checks`);
-  log(`RSS               ${f(r.rssMiB.afterWarmup, 0)} MiB after warm-up -> ${f(r.rssMiB.end, 0)} MiB at the end (peak ${f(r.rssMiB.peak, 0)} MiB)`);
+  log(`RSS               ${f(r.rssMiB.afterWarmup, 0)} MiB after warm-up, ${f(r.rssMiB.half, 0)} MiB half-way, ${f(r.rssMiB.end, 0)} MiB at the end (peak ${f(r.rssMiB.peak, 0)} MiB)`);
   log(`failed requests   ${r.failedRequests} of ${r.requests}`);
 }
