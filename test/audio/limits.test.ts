@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeAudio } from '../../src/core/audio/decode.ts';
-import { flacStreamInfo, opusPacketSamples } from '../../src/core/audio/codecs.ts';
+import { flacStreamInfo, opusPacketSamples, opusStreamSamples } from '../../src/core/audio/codecs.ts';
 import { AudioFormatError, AudioLimitError, InvalidInputError } from '../../src/core/errors.ts';
 import { PROJECT_ROOT } from '../helpers/golden.ts';
 import { flipBit, opusDurationBomb, wavAtRate } from '../abuse/hostile-audio.ts';
@@ -93,4 +93,18 @@ test('a FLAC with one flipped bit is an error naming the decoded and declared le
   }
   // the undamaged file still decodes to all 8000 samples
   assert.equal((await decodeAudio(flac, 'ok.flac')).frames, 8000);
+});
+
+test('the Opus page walk counts what codec-parser and the decoder see', async () => {
+  const { default: CodecParser } = await import('codec-parser');
+  for (const bytes of [fixture('sine440_48k_mono.opus'), opusDurationBomb(7.3)]) {
+    let expected = 0;
+    for (const page of new CodecParser('application/ogg', { enableFrameCRC32: false }).parseAll(bytes) as unknown as { codecFrames: { data: Uint8Array }[] }[]) {
+      for (const f of page.codecFrames) expected += opusPacketSamples(f.data);
+    }
+    assert.ok(expected > 0);
+    assert.equal(opusStreamSamples(bytes), expected);
+  }
+  // the fixture: 26 packets of 20 ms; the decoder returns that minus the pre-skip and the end trim
+  assert.equal(opusStreamSamples(fixture('sine440_48k_mono.opus')), 26 * 960);
 });

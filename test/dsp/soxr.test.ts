@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resampleSoxr, soxrOutputLength, soxrPlan } from '../../src/core/dsp/soxr.ts';
+import { StreamingSoxr, resampleSoxr, soxrOutputLength, soxrPlan } from '../../src/core/dsp/soxr.ts';
 import { resampleSoxr as fromIndex } from '../../src/core/dsp/index.ts';
 import { InvalidInputError } from '../../src/core/errors.ts';
 import { GOLDEN, goldenTensors, getF32, relErr } from '../helpers/golden.ts';
@@ -73,4 +73,29 @@ test('resampleSoxr: same rate copies, bad rates are a typed error', () => {
   assert.equal(resampleSoxr(new Float32Array(0), 22050, 16000).length, 0);
   assert.throws(() => resampleSoxr(x, 0, 16000), InvalidInputError);
   assert.throws(() => resampleSoxr(x, 16000, Number.NaN), InvalidInputError);
+});
+
+test('StreamingSoxr: pieces of any size give the one-call output (within float32 rounding), each sample once', () => {
+  for (const [a, b] of [[48000, 22050], [22050, 16000], [16000, 22050], [44100, 22050]]) {
+    const n = 30000;
+    const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.01) * Math.sin(i * 0.37) + 0.1 * Math.cos(i * 1.3));
+    const whole = resampleSoxr(x, a, b);
+    const s = new StreamingSoxr(a, b);
+    const parts: Float32Array[] = [];
+    let i = 0, k = 0;
+    while (i < n) {
+      const len = [1, 517, 4410, 3969, 64][k++ % 5];
+      parts.push(s.push(x.subarray(i, Math.min(n, i + len))));
+      i += len;
+    }
+    parts.push(s.push(new Float32Array(0), true));
+    const y = new Float32Array(parts.reduce((m, p) => m + p.length, 0));
+    let o = 0;
+    for (const p of parts) { y.set(p, o); o += p.length; }
+    assert.equal(y.length, whole.length, `${a}->${b}`);
+    let worst = 0;
+    for (let j = 0; j < y.length; j++) worst = Math.max(worst, Math.abs(y[j] - whole[j]));
+    assert.ok(worst < 1e-6, `${a}->${b}: max diff ${worst}`);
+    assert.ok(s.reach > 0 && s.reach < 1000, `${a}->${b}: reach ${s.reach}`);
+  }
 });

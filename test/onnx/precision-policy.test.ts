@@ -4,47 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { MODEL_SETS } from '../../src/core/models/catalog.ts';
-import { parseSeedVcConfig } from '../../src/core/models/config.ts';
-import { familyOf } from '../../src/core/models/registry.ts';
-import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
-import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
+import { AUTOCAST_OPS } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
 import { InvalidInputError } from '../../src/core/errors.ts';
-import { GOLDEN, HUB } from '../helpers/golden.ts';
-
-/**
- * Every network of every official model set, on the tiny files of the golden hub mirror, read through the
- * network registry (so a network added there is checked here). The mirror's HiFT is the tiny one, whose
- * sizes come from the parity set's hifigan_tiny.yml (the loader's `vocoderConfig` override).
- */
-const NETWORKS: Record<string, { build: (p: Precision) => GraphBuilder; bigvgan: boolean }> = {};
-const seenSources = new Set<string>();
-for (const [id, set] of Object.entries(MODEL_SETS)) {
-  const files: Record<string, string> = { checkpoint: join(HUB, set.checkpoint.repo, set.checkpoint.file), config: join(HUB, set.config.repo, set.config.file) };
-  const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
-  const family = familyOf(config);
-  for (const f of family.files(config)) {
-    const path = f.hub.map((h) => join(HUB, h.repo, h.file)).find((p) => existsSync(p));
-    assert.ok(path, `${id}: the golden hub has no file for ${f.role}`);
-    files[f.role] = path;
-  }
-  if (config.vocoder.type === 'hifigan') files.vocoderConfig = join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml');
-  const layout = family.layout(config, {
-    has: (role) => files[role] !== undefined,
-    bytes: (role) => new Uint8Array(readFileSync(files[role])),
-    text: (role) => readFileSync(files[role], 'utf8'),
-    name: (role) => basename(files[role]),
-  });
-  for (const net of layout.networks) {
-    const key = `${net.name}:${net.sources.map((r) => files[r]).join('|')}`;
-    if (seenSources.has(key)) continue; // the same files in another set (CAMPPlus, Whisper)
-    seenSources.add(key);
-    NETWORKS[`${id}/${net.name}`] = { build: (p) => net.build(p), bigvgan: net.name === 'vocoder' && config.vocoder.type === 'bigvgan' };
-  }
-}
+import { NETWORKS } from '../helpers/networks.ts';
 
 /** Ops that may carry fp16 tensors: the autocast ops, their bias Add, casts, and shape-only ops. */
 const FP16_ALLOWED = new Set([...AUTOCAST_OPS, 'Add', 'Cast', 'Reshape', 'Transpose', 'Split', 'Slice', 'Concat', 'Squeeze', 'Unsqueeze', 'Identity']);

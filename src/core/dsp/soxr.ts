@@ -529,3 +529,70 @@ export function resampleSoxr(samples: ArrayLike<number>, fromRate: number, toRat
   for (let i = 0; i < outLen; i++) out[i] = stream[i];
   return out;
 }
+
+/** How far (in input samples, each side) an output sample of the HQ resampler reaches into its input. */
+export function soxrReach(fromRate: number, toRate: number): number {
+  const plan = soxrPlan(fromRate, toRate);
+  let rate = 1; // this stage's input rate / the original input rate
+  let reach = 0;
+  for (const s of plan.stages) {
+    if (s.kind === 'half') { reach += (2 * s.coefs.length) / rate; rate /= 2; }
+    else if (s.kind === 'fir') { reach += s.h.length / 2 / s.L / rate; rate *= s.L / s.M; }
+    else {
+      reach += (s.numCoefs / 2 + 1) / rate;
+      rate *= s.rational ? s.L / s.step : MULT32 / s.step;
+    }
+  }
+  return Math.ceil(reach) + 2;
+}
+
+function gcdInt(a: number, b: number): number {
+  while (b) { const t = a % b; a = b; b = t; }
+  return a;
+}
+
+/**
+ * libsoxr HQ over a stream that arrives in pieces (integer rates): the same output as one call over the whole
+ * stream, each sample emitted once the input `reach` samples past it has arrived (that is its latency).
+ */
+export class StreamingSoxr {
+  private history = new Float32Array(0);
+  /** Global index of history[0] (always a multiple of the input period, so outputs stay on the global grid). */
+  private historyStart = 0;
+  private received = 0;
+  private emitted = 0;
+  private readonly period: number;
+  readonly reach: number;
+
+  constructor(readonly fromRate: number, readonly toRate: number) {
+    if (!Number.isInteger(fromRate) || !Number.isInteger(toRate) || fromRate <= 0 || toRate <= 0) {
+      throw new InvalidInputError(`StreamingSoxr: rates must be positive integers, got ${fromRate} -> ${toRate}`);
+    }
+    this.period = fromRate / gcdInt(fromRate, toRate);
+    this.reach = soxrReach(fromRate, toRate);
+  }
+
+  /** Output samples for the new input (possibly none yet); `final` flushes the tail as the one-call resampler would. */
+  push(input: Float32Array, final = false): Float32Array {
+    if (this.fromRate === this.toRate) return input.slice();
+    const h = new Float32Array(this.history.length + input.length);
+    h.set(this.history);
+    h.set(input, this.history.length);
+    this.history = h;
+    this.received += input.length;
+    const ratio = this.toRate / this.fromRate;
+    const limit = final ? Math.trunc(this.received * ratio + 0.5) : Math.max(this.emitted, Math.floor((this.received - this.reach) * ratio));
+    if (limit <= this.emitted) return new Float32Array(0);
+    // resample the kept history; its output j is global output historyStart * ratio + j
+    const y = resampleSoxr(this.history, this.fromRate, this.toRate);
+    const base = Math.round(this.historyStart * ratio);
+    const out = new Float32Array(limit - this.emitted);
+    for (let i = 0; i < out.length; i++) out[i] = y[this.emitted + i - base] ?? 0;
+    this.emitted = limit;
+    // keep what the next outputs still need: from reach before the next output time, on the period grid
+    const need = Math.floor(this.emitted / ratio) - this.reach;
+    const drop = Math.max(0, Math.floor((need - this.historyStart) / this.period) * this.period);
+    if (drop > 0) { this.history = this.history.slice(drop); this.historyStart += drop; }
+    return out;
+  }
+}

@@ -323,7 +323,16 @@ function coarseTensor(bins: Int32Array): Tensor<'int64'> {
 }
 
 /** Checks an input waveform and brings it to the model rate (libsoxr HQ, librosa.load's resampler). */
-function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+export function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+  checkInputAudio(a, what);
+  return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
+}
+
+/**
+ * The checks `convert` makes on each input (a valid rate, at least MIN_SECONDS, finite, not silent),
+ * for callers that want them before loading a model. `what` names the input in the message.
+ */
+export function checkInputAudio(a: { samples: Float32Array; sampleRate: number }, what: string): void {
   if (!(a.sampleRate > 0)) throw new InvalidInputError(`${what} audio: invalid sample rate ${a.sampleRate}`);
   const seconds = a.samples.length / a.sampleRate;
   if (seconds < MIN_SECONDS) {
@@ -336,7 +345,11 @@ function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: numbe
     if (m > peak) peak = m;
   }
   if (peak < 1e-4) throw new InvalidInputError(`${what} audio is silent (peak ${peak.toExponential(1)}); it needs audible speech`);
-  return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
+}
+
+/** The option checks `convert` makes, for callers that want them before loading a model. */
+export function validateConvertOptions(options: ConvertOptions = {}): void {
+  validateOptions({ ...DEFAULTS, ...stripUndefined(options) });
 }
 
 function validateOptions(o: Required<Omit<ConvertOptions, 'seed' | 'noise' | 'onProgress' | 'signal'>>): void {
