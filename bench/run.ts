@@ -7,7 +7,9 @@
  *  3. the streaming converter with the real-time set at official size: per-block compute against the block
  *     time for the README settings and lighter ones (bench/stream.ts).
  *  4. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|stream|v2.
+ *  5. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
+ *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|stream|v2|serve.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -111,6 +113,15 @@ if (only === 'v2') {
   if (n.status !== 0) throw new Error(`bench v2-nets failed: ${n.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   log(n.stderr.trim());
   report.v2Nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!);
+}
+
+if (only === 'serve') {
+  const { benchServe, printServeBench } = await import('./serve.ts');
+  const flag = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
+  log('== seed-vc serve under load (tiny models of the golden hub mirror) ==');
+  const r = await benchServe({ clients: flag('--clients', 8), seconds: flag('--seconds', quick ? 10 : 30), workers: flag('--workers', 1), steps: flag('--steps', 10) }, log);
+  printServeBench(r, log);
+  report.serve = r;
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -49,11 +49,12 @@ export async function checkAudio(bytes: Uint8Array, label: string, maxSeconds: n
   const { container } = sniffAudio(bytes, label);
   let audio;
   try {
-    // the server's limit bounds the decode itself: a long upload is refused before it is decoded
+    // The decoders check the decoded duration from headers and frame counts before decoding, so a
+    // small compressed file that would expand to hours is refused without the work.
     audio = await decodeAudioMono(bytes, label, { maxSeconds });
   } catch (e) {
-    if (e instanceof AudioLimitError && e.limit === 'duration') {
-      throw new ApiError(422, 'unprocessable_audio', `${label} is longer than ${maxSeconds} s (${e.problem.replace(/ \(maxSeconds.*$/, '')}); this server accepts up to ${maxSeconds} s`);
+    if (e instanceof AudioLimitError) {
+      throw new ApiError(422, 'unprocessable_audio', e.limit === 'duration' ? `${e.message} (this server accepts up to ${maxSeconds} s)` : e.message);
     }
     // A float WAV with NaN/inf samples is readable audio with unusable content: 422, not 415.
     if (e instanceof AudioFormatError && /must be finite/.test(e.message)) throw new InvalidInputError(`${label} contains NaN or infinite samples`);
