@@ -8,7 +8,8 @@ import type { AbReport } from '../core/quality/report.ts';
 import { SIDE_SPEC_KEYS, type SideSettings, type SideSpec, parseSideSpec, resolveSide } from '../core/quality/spec.ts';
 import { AB_FILES, type AbEvent, type AbSideOptions, DEFAULT_AB_SEED, runAb } from '../node/ab.ts';
 import { DNSMOS_FILES } from '../node/dnsmos.ts';
-import { type ModelCliOptions, reportConvert, reportLoad } from './convert.ts';
+import { DEFAULT_MAX_DECODED_SECONDS } from '../core/audio/limits.ts';
+import { type ModelCliOptions, reportConvert, reportLoad, validateModelOptions } from './convert.ts';
 import { addModelOptions, parseIntStrict, parseNumber } from './main.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
@@ -24,6 +25,7 @@ interface AbCliOptions extends ModelCliOptions {
   seed: number;
   noise?: string;
   dnsmosDir?: string;
+  maxDuration: number;
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -45,6 +47,7 @@ export function registerAb(program: Command): void {
     .option('--seed <n>', 'seed of the initial noise, the same for both sides (ignored with --noise)', parseIntStrict, DEFAULT_AB_SEED)
     .option('--noise <file>', 'safetensors file with the initial noise z.0, z.1, ... for both sides')
     .option('--dnsmos-dir <dir>', `folder with the DNSMOS models ${DNSMOS_FILES.primary} and ${DNSMOS_FILES.p808} (env SEED_VC_DNSMOS_DIR; skipped when neither is given)`)
+    .option('--max-duration <seconds>', 'refuse inputs that decode to longer than this', parseNumber, DEFAULT_MAX_DECODED_SECONDS)
     .option('--force', 'overwrite the report files of an existing report folder')
     .option('--json', 'print the report JSON on stdout')
     .option('-q, --quiet', 'no progress output');
@@ -106,6 +109,8 @@ export function abSides(
 }
 
 async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): Promise<AbReport> {
+  validateModelOptions(o);
+  if (!(o.maxDuration > 0)) throw new InvalidInputError(`--max-duration must be a positive number of seconds, got ${o.maxDuration}`);
   const sides = abSides(o, command.getOptionValueSource('precision') === 'cli');
   const { a, b } = { a: sides.a.settings, b: sides.b.settings };
   if (o.seed < 0 || o.seed > 2 ** 32 - 1) throw new InvalidInputError(`--seed takes an integer in 0..4294967295, got ${o.seed}`);
@@ -126,6 +131,7 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
       reporter.info(e.phase === 'metrics' ? 'computing metrics' : e.phase === 'dnsmos' ? 'scoring with DNSMOS' : `writing ${o.output}`);
     }
   };
+  if (o.model === 'v2') throw new InvalidInputError("--model v2 is supported by 'seed-vc convert' only, so far");
   return runAb({
     source: o.source,
     target: o.target,
@@ -133,7 +139,7 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
     a: sides.a,
     b: sides.b,
     load: {
-      model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
+      model: o.model as Exclude<typeof o.model, 'v2'>, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
       mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
     },
     lengthAdjust: o.lengthAdjust,
@@ -141,6 +147,7 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
     noise: o.noise,
     dnsmosDir,
     force: o.force,
+    maxSeconds: o.maxDuration,
     onEvent,
     log: (line) => reporter.info(line),
   });

@@ -14,7 +14,7 @@ import { encodeWav } from '../core/audio/index.ts';
 import { type MelSpectrogramOptions, melSpectrogram, resample } from '../core/dsp/index.ts';
 import { InvalidInputError } from '../core/errors.ts';
 import type { SeedVcConfig } from '../core/models/config.ts';
-import { type ConvertEvent, type ConvertOptions, MAX_REFERENCE_SECONDS } from '../core/pipeline/convert.ts';
+import { type ConvertEvent, type ConvertOptions, MAX_REFERENCE_SECONDS, checkInputAudio, validateConvertOptions } from '../core/pipeline/convert.ts';
 import { type NoiseSource, noiseFromSafetensors } from '../core/pipeline/noise.ts';
 import type { DnsmosScore } from '../core/quality/dnsmos.ts';
 import { estimateF0 } from '../core/quality/f0.ts';
@@ -27,6 +27,7 @@ import { speakerEmbedding } from '../core/quality/speaker.ts';
 import type { SideSettings } from '../core/quality/spec.ts';
 import { readAudioFile } from './audio-file.ts';
 import { Dnsmos, dnsmosModelPaths } from './dnsmos.ts';
+import { checkUsableDir, sameFile } from './fs-checks.ts';
 import { atomicWrite } from './graph-cache.ts';
 import { type LoadEvent, type LoadOptions, SeedVc } from './load.ts';
 import { encodePng } from './png.ts';
@@ -74,6 +75,8 @@ export interface AbOptions {
   dnsmosDir?: string;
   /** Overwrite the report files of an existing report folder. */
   force?: boolean;
+  /** Longest decoded input accepted, in seconds (default 30 min). */
+  maxSeconds?: number;
   onEvent?: (e: AbEvent) => void;
   log?: (line: string) => void;
 }
@@ -83,9 +86,10 @@ export const DEFAULT_AB_SEED = 1234;
 /** Refuses to write into `dir` when it already holds report files (unless `force`) or an input would be overwritten. */
 export function checkReportDir(dir: string, force: boolean | undefined, inputs: readonly string[]): void {
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new InvalidInputError(`--output must be a folder, and ${dir} is a file`);
+  checkUsableDir(dir, '--output');
   const targets = Object.values(AB_FILES).map((f) => resolve(dir, f));
   for (const p of inputs) {
-    if (targets.includes(resolve(p))) throw new InvalidInputError(`refusing to write the report over an input file: ${p} (choose another --output folder)`);
+    if (targets.some((t) => sameFile(p, t))) throw new InvalidInputError(`refusing to write the report over an input file: ${p} (choose another --output folder)`);
   }
   if (!force) {
     const present = Object.values(AB_FILES).filter((f) => existsSync(join(dir, f)));
@@ -139,8 +143,16 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
   // Everything the user gave is checked before the (slow) model loads.
   checkReportDir(dir, o.force, [o.source, o.target]);
   const dnsmosPaths = o.dnsmosDir ? dnsmosModelPaths(o.dnsmosDir) : null;
-  const source = await readAudioFile(o.source);
-  const reference = await readAudioFile(o.target);
+  for (const side of [o.a, o.b]) {
+    validateConvertOptions({ diffusionSteps: side.settings.diffusionSteps, inferenceCfgRate: side.settings.inferenceCfgRate, lengthAdjust: o.lengthAdjust });
+  }
+  const source = await readAudioFile(o.source, { maxSeconds: o.maxSeconds });
+  const reference = await readAudioFile(o.target, { maxSeconds: o.maxSeconds });
+  for (const [path, audio] of [[o.source, source], [o.target, reference]] as const) {
+    for (const w of audio.warnings ?? []) log(`warning: ${path}: ${w}`);
+  }
+  checkInputAudio(source, 'source');
+  checkInputAudio(reference, 'reference');
   let noise: NoiseSource | undefined;
   if (o.noise) {
     if (!existsSync(o.noise)) throw new InvalidInputError(`file not found: ${o.noise}`);

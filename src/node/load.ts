@@ -14,9 +14,10 @@ import { type ConvertOptions, type ConvertResult, VoiceConverter } from '../core
 import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, resolvePrecision } from '../core/precision.ts';
 import type { NetSession } from '../core/runtime.ts';
 import { nodeBackend } from './backend.ts';
+import { SeedVcV2, type V2LoadOptions } from './load-v2.ts';
 import { type DeviceRequest, chooseDevice } from './devices.ts';
 import { cachedGraph, fileSha256 } from './graph-cache.ts';
-import { type DownloadEvent, type HubOptions, HubError, hubOptionsFromEnv, resolveHubFile } from './hub.ts';
+import { type DownloadEvent, type HubOptions, firstAvailable, hubOptionsFromEnv, resolveHubFile } from './hub.ts';
 
 export type { NetworkName } from '../core/models/registry.ts';
 
@@ -40,6 +41,8 @@ export interface LoadOptions extends HubOptions {
   threads?: number;
   /** Skip the on-disk graph cache (always build from the checkpoints). */
   noGraphCache?: boolean;
+  /** CosyVoice's hifigan.yml for a HiFT vocoder (real-time set); default: the released layout, widths from hift.pt. */
+  hiftConfig?: string;
   onEvent?: (e: LoadEvent) => void;
   log?: (line: string) => void;
 }
@@ -71,7 +74,14 @@ export class SeedVc {
     this.sessions.length = 0;
   }
 
-  static async load(options: LoadOptions = {}): Promise<SeedVc> {
+  /** Loads a model set; `model: 'v2'` loads Seed-VC v2 (see load-v2.ts). */
+  static load(options: V2LoadOptions): Promise<SeedVcV2>;
+  static load(options?: LoadOptions): Promise<SeedVc>;
+  static load(options: LoadOptions | V2LoadOptions = {}): Promise<SeedVc | SeedVcV2> {
+    return options.model === 'v2' ? SeedVcV2.load(options as V2LoadOptions) : SeedVc.loadV1(options as LoadOptions);
+  }
+
+  private static async loadV1(options: LoadOptions): Promise<SeedVc> {
     const o = { ...options, ...hubOptionsFromEnv(options) };
     const log = o.log ?? (() => {});
     const emit = o.onEvent ?? (() => {});
@@ -99,6 +109,11 @@ export class SeedVc {
 
     const family = familyOf(config);
     for (const f of family.files(config)) files[f.role] = await firstAvailable(f.hub.map((h) => () => hub(h.repo, h.file)));
+    if (o.hiftConfig !== undefined) {
+      if (config.vocoder.type !== 'hifigan') throw new InvalidInputError(`--hift-config: this model's vocoder is ${config.vocoder.type}, not HiFT`);
+      if (!existsSync(o.hiftConfig)) throw new InvalidInputError(`file not found: ${o.hiftConfig} (--hift-config)`);
+      files.vocoderConfig = o.hiftConfig;
+    }
 
     const device = await chooseDevice(o.device ?? 'auto', log);
     const plan = resolvePrecision(o.precision ?? 'auto', device, { vocoderFp16: o.vocoderFp16 });
@@ -135,16 +150,4 @@ export class SeedVc {
       throw e;
     }
   }
-}
-
-/** The first of several alternatives that resolves (e.g. model.safetensors, then pytorch_model.bin). */
-async function firstAvailable(tries: (() => Promise<string>)[]): Promise<string> {
-  let last: unknown;
-  for (const t of tries) {
-    try { return await t(); } catch (e) {
-      if (!(e instanceof HubError)) throw e;
-      last = e;
-    }
-  }
-  throw last;
 }

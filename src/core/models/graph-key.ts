@@ -7,7 +7,7 @@
 import { sha256Hex } from '../hash/sha256.ts';
 
 /** Bump when a builder changes what it emits for the same weights. */
-export const GRAPH_FORMAT_VERSION = 2;
+export const GRAPH_FORMAT_VERSION = 3; // 2: HiFT graphs also output f0; 3: Slice without an empty steps input
 
 export interface GraphKey {
   network: string;

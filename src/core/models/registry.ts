@@ -24,7 +24,8 @@ import { InvalidInputError } from '../errors.ts';
 import { buildBigvgan, loadBigvganWeights, parseBigvganConfig } from '../nets/bigvgan.ts';
 import { buildCampplus, campplusConfig, loadCampplusWeights } from '../nets/campplus.ts';
 import { buildDitEstimator } from '../nets/dit.ts';
-import { type HiftConfig, buildHift, hiftUpsampleFactor, loadHiftWeights, parseHiftConfig } from '../nets/hift.ts';
+import { type HiftConfig, buildHift, hiftConfigFromWeights, hiftParamShapes, hiftUpsampleFactor, loadHiftWeights, parseHiftConfig } from '../nets/hift.ts';
+import { WeightStore, checkShapes } from '../checkpoint/state-dict.ts';
 import { buildLengthRegulator } from '../nets/length-regulator.ts';
 import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../nets/rmvpe.ts';
 import { type Wav2vec2Config, buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../nets/wav2vec2.ts';
@@ -89,12 +90,15 @@ export interface ModelLayout<S = ConverterSessions, N extends string = NetworkNa
   releaseWeights(): void;
 }
 
-/** A family of model sets sharing an architecture; which networks are present follows from the config. */
-export interface ModelFamily<S = ConverterSessions, N extends string = NetworkName> {
+/**
+ * A family of model sets sharing an architecture; which networks are present follows from the config
+ * (`C`: v1's parsed YAML by default; Seed-VC v2 has its own wrapper config, see v2-registry.ts).
+ */
+export interface ModelFamily<S = ConverterSessions, N extends string = NetworkName, C = SeedVcConfig> {
   id: string;
   /** Every file besides the DiT checkpoint and its YAML. */
-  files(config: SeedVcConfig): FileSpec[];
-  layout(config: SeedVcConfig, source: ModelFileSource): ModelLayout<S, N>;
+  files(config: C): FileSpec[];
+  layout(config: C, source: ModelFileSource): ModelLayout<S, N>;
 }
 
 /** The built-in HiFT config (CosyVoice's hifigan.yml); a `vocoderConfig` file overrides it. */
@@ -166,7 +170,14 @@ export const SEED_VC_V1: ModelFamily = {
         name: 'vocoder', stage: 'vocoder',
         sources: hifigan ? (src.has('vocoderConfig') ? ['vocoderConfig', 'vocoder'] : ['vocoder']) : ['vocoderConfig', 'vocoder'],
         build: (precision) => {
-          if (hiftCfg) return buildHift(hiftCfg, loadHiftWeights(src.bytes('vocoder'), src.name('vocoder'), hiftCfg), { precision });
+          // HiFT also reports its predicted F0 (the streaming checks read it)
+          if (hiftCfg && src.has('vocoderConfig')) return buildHift(hiftCfg, loadHiftWeights(src.bytes('vocoder'), src.name('vocoder'), hiftCfg), { precision, f0Output: true });
+          if (hiftCfg) { // no hifigan.yml: the released layout with the channel widths the checkpoint has
+            const store = WeightStore.fromBytes(src.bytes('vocoder'), src.name('vocoder'));
+            const cfg = hiftConfigFromWeights(hiftCfg, store);
+            checkShapes(store, hiftParamShapes(cfg), src.name('vocoder'));
+            return buildHift(cfg, store, { precision, f0Output: true });
+          }
           const c = parseBigvganConfig(src.text('vocoderConfig'));
           return buildBigvgan(c, loadBigvganWeights(src.bytes('vocoder'), src.name('vocoder'), c), { precision });
         },
