@@ -1,7 +1,9 @@
 /**
  * The ONNX graphs built from checkpoints are cached on disk under a content hash of everything that
- * determines them: the sha256 of each source file, the network name, the precision, and the builder
- * version. Writes are atomic (temp file + rename), so a crash or a concurrent process never leaves a
+ * determines them: the sha256 of each source file, the network name, the precision, and the builders
+ * themselves — the package version and BUILDER_FINGERPRINT, the sha256 of the builders' sources, which
+ * scripts/graph-fingerprint.mjs regenerates (prepare), so the key moves by itself when a builder changes
+ * (test/onnx/graph-fingerprint.test.ts holds the graphs each fingerprint builds). Writes are atomic (temp file + rename), so a crash or a concurrent process never leaves a
  * truncated model under a final name. File hashes are memoised by (path, size, mtime) so a warm start
  * does not re-read hundreds of megabytes.
  */
@@ -9,9 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
-/** Bump when a builder changes what it emits for the same weights. */
-export const GRAPH_FORMAT_VERSION = 1;
+export { GRAPH_BUILDER_KEY, type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
 /** sha256 (hex) of a file, memoised in <cacheDir>/file-hashes.json by path, size and mtime. */
 export async function fileSha256(path: string, cacheDir?: string): Promise<string> {
@@ -32,19 +34,6 @@ export async function fileSha256(path: string, cacheDir?: string): Promise<strin
     await atomicWrite(indexPath, JSON.stringify(index));
   }
   return digest;
-}
-
-export interface GraphKey {
-  network: string;
-  precision: string;
-  /** sha256 of each source file, in a fixed order. */
-  sources: readonly string[];
-  /** Anything else the graph depends on (config fields, options). */
-  extra?: unknown;
-}
-
-export function graphHash(key: GraphKey): string {
-  return createHash('sha256').update(JSON.stringify({ v: GRAPH_FORMAT_VERSION, ...key })).digest('hex').slice(0, 32);
 }
 
 /**

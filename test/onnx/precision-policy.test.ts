@@ -4,66 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseSeedVcConfig } from '../../src/core/models/config.ts';
-import { loadDitCheckpoint } from '../../src/core/models/dit-checkpoint.ts';
-import { buildBigvgan, loadBigvganWeights, parseBigvganConfig } from '../../src/core/nets/bigvgan.ts';
-import { buildCampplus, campplusConfig, loadCampplusWeights } from '../../src/core/nets/campplus.ts';
-import { buildDitEstimator } from '../../src/core/nets/dit.ts';
-import { buildHift, loadHiftWeights, parseHiftConfig } from '../../src/core/nets/hift.ts';
-import { buildLengthRegulator } from '../../src/core/nets/length-regulator.ts';
-import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../../src/core/nets/rmvpe.ts';
-import { buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../../src/core/nets/wav2vec2.ts';
-import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig } from '../../src/core/nets/whisper-encoder.ts';
-import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
-import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
+import { AUTOCAST_OPS } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
 import { InvalidInputError } from '../../src/core/errors.ts';
-import { GOLDEN, HUB } from '../helpers/golden.ts';
-
-const bytes = (p: string) => new Uint8Array(readFileSync(p));
-const text = (p: string) => readFileSync(p, 'utf8');
-
-/** Every network builder on its tiny golden checkpoint. */
-const NETWORKS: Record<string, (p: Precision) => GraphBuilder> = {
-  dit_wavenet: (precision) => {
-    const cfg = parseSeedVcConfig(text(join(GOLDEN, 'models/dit_W/config_dit_W.yml')));
-    return buildDitEstimator(cfg, loadDitCheckpoint(bytes(join(GOLDEN, 'models/dit_W/dit_W.pth')), 'dit_W.pth', cfg).estimator, { precision });
-  },
-  dit_mlp_tokens: (precision) => {
-    const cfg = parseSeedVcConfig(text(join(GOLDEN, 'models/dit_M/config_dit_M.yml')));
-    return buildDitEstimator(cfg, loadDitCheckpoint(bytes(join(GOLDEN, 'models/dit_M/dit_M.pth')), 'dit_M.pth', cfg).estimator, { precision });
-  },
-  length_regulator_f0: (precision) => {
-    const cfg = parseSeedVcConfig(text(join(GOLDEN, 'models/dit_F0/config_dit_F0.yml')));
-    return buildLengthRegulator(cfg.lengthRegulator, loadDitCheckpoint(bytes(join(GOLDEN, 'models/dit_F0/dit_F0.pth')), 'dit_F0.pth', cfg).lengthRegulator, { precision });
-  },
-  campplus: (precision) => buildCampplus(campplusConfig, loadCampplusWeights(bytes(join(HUB, 'funasr/campplus/campplus_cn_common.bin')), 'campplus'), { precision }),
-  bigvgan: (precision) => {
-    const dir = join(HUB, 'nvidia/bigvgan_v2_22khz_80band_256x');
-    const cfg = parseBigvganConfig(text(join(dir, 'config.json')));
-    return buildBigvgan(cfg, loadBigvganWeights(bytes(join(dir, 'bigvgan_generator.pt')), 'bigvgan', cfg), { precision });
-  },
-  whisper: (precision) => {
-    const dir = join(HUB, 'openai/whisper-small');
-    const cfg = parseWhisperConfig(text(join(dir, 'config.json')));
-    return buildWhisperEncoder(cfg, loadWhisperEncoderWeights(bytes(join(dir, 'model.safetensors')), 'whisper', cfg), { precision });
-  },
-  xlsr: (precision) => {
-    const dir = join(HUB, 'facebook/wav2vec2-xls-r-300m');
-    const cfg = parseWav2vec2Config(text(join(dir, 'config.json')), 12);
-    return buildWav2vec2(cfg, loadWav2vec2Weights(bytes(join(dir, 'model.safetensors')), 'xlsr', cfg), { precision });
-  },
-  hift: (precision) => {
-    const cfg = parseHiftConfig(text(join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml')));
-    return buildHift(cfg, loadHiftWeights(bytes(join(GOLDEN, 'models/hift_tiny/hift_random.pt')), 'hift', cfg), { precision });
-  },
-  rmvpe: (precision) => {
-    const w = loadRmvpeWeights(bytes(join(HUB, 'lj1995/VoiceConversionWebUI/rmvpe.pt')), 'rmvpe');
-    return buildRmvpe(rmvpeConfigFromWeights(w), w, { precision });
-  },
-};
+import { NETWORKS } from '../helpers/networks.ts';
 
 /** Ops that may carry fp16 tensors: the autocast ops, their bias Add, casts, and shape-only ops. */
 const FP16_ALLOWED = new Set([...AUTOCAST_OPS, 'Add', 'Cast', 'Reshape', 'Transpose', 'Split', 'Slice', 'Concat', 'Squeeze', 'Unsqueeze', 'Identity']);
@@ -76,9 +20,9 @@ const FP32_ONLY = ['Softmax', 'LayerNormalization', 'ReduceMean', 'ReduceSum', '
  * BigVGAN's anti-aliased activations (fixed kaiser-sinc depthwise FIR filters around each Snake) are part
  * of the activation function, which stays fp32 like every other activation.
  */
-const FP32_ISLANDS: Record<string, RegExp> = { bigvgan: /(^|\.)activations\.\d+\/|^(.*\.)?activation_post\// };
+const BIGVGAN_ISLAND = /(^|\.)activations\.\d+\/|^(.*\.)?activation_post\//;
 
-for (const [name, build] of Object.entries(NETWORKS)) {
+for (const [name, { build, bigvgan }] of Object.entries(NETWORKS)) {
   test(`precision policy of ${name}: autocast ops in fp16, statistics and activations in fp32, fp32 I/O`, () => {
     const g32 = build('fp32');
     assert.ok(g32.summary().every((n) => [...n.inputTypes, ...n.outputTypes].every((t) => t !== 'float16')), 'the fp32 build has no fp16 value');
@@ -93,7 +37,7 @@ for (const [name, build] of Object.entries(NETWORKS)) {
       if (n.opType === 'Add' && touchesHalf) assert.ok(n.inputTypes.every((t) => t === 'float16'), `${n.name}: fp16 Add mixes types`);
       if (AUTOCAST_OPS.has(n.opType) && n.outputTypes[0] === 'float16') autocast++;
     }
-    const island = FP32_ISLANDS[name];
+    const island = bigvgan ? BIGVGAN_ISLAND : undefined;
     const leftInFp32 = nodes.filter((n) => AUTOCAST_OPS.has(n.opType) && n.outputTypes[0] !== 'float16' && !island?.test(n.name));
     assert.ok(autocast > 0, 'some autocast op runs in fp16');
     assert.deepEqual(leftInFp32.map((n) => n.name), [], 'autocast ops left in fp32 outside the documented islands');
@@ -116,7 +60,7 @@ for (const [name, build] of Object.entries(NETWORKS)) {
 
 test('the graph interface stays fp32 under the fp16 policy (Node 20 has no Float16Array)', async () => {
   const { nodeBackend } = await import('../../src/node/backend.ts');
-  const g = NETWORKS.dit_wavenet('fp16');
+  const g = NETWORKS['offline/dit'].build('fp16');
   const s = await nodeBackend.createSession(g.toOnnx(), { label: 'dit16' });
   await s.release();
   const types = g.dtypes();
@@ -175,9 +119,9 @@ test('--fp16 true|false maps to a precision request', () => {
 // ---- CPU precisions: fp16-storage and int8 ------------------------------------------------------------
 
 test('fp16-storage builds store fp16 weights whose only consumer is a Cast to fp32; all arithmetic fp32', () => {
-  for (const name of ['dit_wavenet', 'whisper', 'bigvgan']) {
-    const g32 = NETWORKS[name]('fp32');
-    const g = NETWORKS[name]('fp16-storage');
+  for (const name of ['offline/dit', 'offline/content', 'offline/vocoder']) {
+    const g32 = NETWORKS[name].build('fp32');
+    const g = NETWORKS[name].build('fp16-storage');
     const nodes = g.summary();
     const types = g.dtypes();
     const produced = new Set(nodes.flatMap((n) => n.outputs));
@@ -192,15 +136,15 @@ test('fp16-storage builds store fp16 weights whose only consumer is a Cast to fp
       }
     }
     assert.ok(halfWeights > 0, `${name}: fp16 weights found`);
-    assert.equal(g.weightBytes, NETWORKS[name]('fp16').weightBytes, `${name}: the same weight bytes as the fp16 build`);
+    assert.equal(g.weightBytes, NETWORKS[name].build('fp16').weightBytes, `${name}: the same weight bytes as the fp16 build`);
     assert.ok(g.weightBytes < g32.weightBytes, `${name}: fewer weight bytes than fp32`);
   }
 });
 
 test('int8 builds: every per-frame Linear is a DynamicQuantizeMatMul on int8 weights; convs, attention and norms stay fp32', () => {
-  for (const name of ['dit_wavenet', 'dit_mlp_tokens', 'whisper', 'xlsr']) {
-    const g32 = NETWORKS[name]('fp32');
-    const g = NETWORKS[name]('int8');
+  for (const name of ['offline/dit', 'realtime/dit', 'singing/dit', 'offline/content', 'realtime/content']) {
+    const g32 = NETWORKS[name].build('fp32');
+    const g = NETWORKS[name].build('int8');
     const nodes = g.summary();
     const types = g.dtypes();
     const produced = new Set(nodes.flatMap((n) => n.outputs));
@@ -221,7 +165,7 @@ test('int8 builds: every per-frame Linear is a DynamicQuantizeMatMul on int8 wei
       }
     }
     // The same convolutions as fp32.
-    const convs = (b: GraphBuilder) => b.summary().filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
+    const convs = (b: typeof g) => b.summary().filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
     assert.equal(convs(g), convs(g32), `${name}: convolutions unchanged`);
     assert.ok(g.weightBytes < g32.weightBytes, `${name}: int8 stores fewer weight bytes`);
   }
@@ -251,7 +195,7 @@ test('fp16 on a CPU builds fp16-storage graphs (memory no higher than fp32); on 
   assert.equal(cpu.stages.content.precision, 'fp16-storage');
   assert.equal(cpu.stages.vocoder.precision, 'fp32');
   assert.equal(resolvePrecision('fp16', CAPS.cpu, { vocoderFp16: true }).stages.vocoder.precision, 'fp16-storage');
-  assert.match(cpu.stages.dit.reason, /fp32 arithmetic/);
+  assert.match(cpu.stages.dit.reason, /cast to fp32 once at load/);
   assert.equal(resolvePrecision('fp16', CAPS.cuda61).stages.dit.precision, 'fp16');
   assert.equal(resolvePrecision('fp16', CAPS.webgpuF16).stages.dit.precision, 'fp16');
 });
