@@ -55,7 +55,7 @@ export function registerAb(program: Command): void {
   cmd.addHelpText('after', `
 Side specs (--a, --b): comma lists of key=value with the keys
   ${SIDE_SPEC_KEYS.join(', ')}
-  precision=fp32|fp16|auto   device=cpu|webgpu|cuda|auto   vocoder-fp16=true|false
+  precision=fp32|fp16|int8|auto   device=cpu|webgpu|cuda|auto   vocoder-fp16=true|false
   diffusion-steps=N          inference-cfg-rate=X
 A key a spec leaves out comes from the shared option (--device, --vocoder-fp16, --diffusion-steps,
 --inference-cfg-rate, and --precision/--fp16 when given), else from the defaults: precision fp32

@@ -128,7 +128,7 @@ test('A/A (--b precision=fp32): identical outputs, SNR null with a note, L1 0; b
 
   const bad = ab(join(tmp, 'bad'), ['--b', 'precision=fp8']);
   assert.equal(bad.status, 1);
-  assert.equal(bad.stderr.trim(), "seed-vc: error: --b: precision='fp8' is not accepted (precision takes fp32, fp16, auto)");
+  assert.equal(bad.stderr.trim(), "seed-vc: error: --b: precision='fp8' is not accepted (precision takes fp32, fp16, int8, auto)");
   assert.ok(!existsSync(join(tmp, 'bad')), 'nothing written');
 });
 
