@@ -4,12 +4,18 @@
  *     ONNX Runtime MatMul 2048^3 measured in the same run (the machine's practical roofline);
  *  2. every stage at official size in fp32 and fp16, per device present: time, peak memory, model bytes.
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages.
+ *  3. the streaming converter with the real-time set at official size: per-block compute against the block
+ *     time for the README settings and lighter ones (bench/stream.ts).
+ *  4. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
+ *  5. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
+ *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|stream|v2|serve.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { probeDevices } from '../src/node/devices.ts';
 import type { StageResult } from './stage.ts';
+import type { StreamBenchRow } from './stream.ts';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -63,6 +69,59 @@ if (!only || only === 'stages') {
     }
   }
   report.stages = stages;
+}
+
+if (!only || only === 'stream') {
+  const streamScript = fileURLToPath(new URL('./stream.ts', import.meta.url));
+  const out: Record<string, unknown> = {};
+  for (const device of devices.filter((d) => d !== 'wasm')) {
+    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), fp32, ${device} ==`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full'], {
+      encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) throw new Error(`bench stream/${device} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rows: StreamBenchRow[] };
+    log('settings                                              block ms  latency ms  compute p50 / p95 / max ms  ratio   content  LR  diffusion  vocoder');
+    for (const row of res.rows) {
+      const st = row.stagesMs;
+      log(`${row.label.padEnd(53)} ${row.blockMs.toFixed(0).padStart(8)} ${row.latencyMs.toFixed(0).padStart(11)}   ${row.computeMs.p50.toFixed(0).padStart(6)} / ${row.computeMs.p95.toFixed(0).padStart(5)} / ${row.computeMs.max.toFixed(0).padStart(5)}   ${row.ratio.toFixed(2).padStart(5)}   ${st.content.toFixed(0).padStart(7)} ${st.lengthRegulator.toFixed(0).padStart(3)} ${st.diffusion.toFixed(0).padStart(10)} ${st.vocoder.toFixed(0).padStart(8)}`);
+    }
+    log('ratio = median compute per block / block time: real time needs < 1; end-to-end latency = algorithmic latency + compute.');
+    out[device] = res.rows;
+  }
+  report.stream = out;
+}
+
+if (only === 'v2') {
+  // Only on request: the official-size v2 builds take minutes. AR: prefill time and decode tokens/s per KV-cache
+  // layout and precision (bench/ar.ts); the other v2 networks: bench/v2-nets.ts.
+  log('\n== Seed-VC v2 AR: prefill and KV-cache decode (official size 12 x 768, random weights; tiny golden model) ==');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./ar.ts', import.meta.url)), ...(quick ? ['quick'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench ar failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const ar = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { model: string; layout: string; precision: string; loadSeconds: number; prefillSeconds: number; decodeTokensPerSecond: number; lc: number; lt: number; steps: number }[];
+  log('model          precision layout        context   load s  prefill s  decode tok/s');
+  for (const x of ar) {
+    log(`${x.model.padEnd(14)} ${x.precision.padEnd(9)} ${x.layout.padEnd(13)} ${String(x.lc + x.lt + 2).padStart(7)} ${x.loadSeconds.toFixed(2).padStart(8)} ${x.prefillSeconds.toFixed(3).padStart(10)} ${x.decodeTokensPerSecond.toFixed(1).padStart(13)}`);
+  }
+  report.v2Ar = ar;
+  log('\n== Seed-VC v2 networks at official size (bench/v2-nets.ts) ==');
+  const n = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./v2-nets.ts', import.meta.url)), '--json', ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (n.status !== 0) throw new Error(`bench v2-nets failed: ${n.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  log(n.stderr.trim());
+  report.v2Nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!);
+}
+
+if (only === 'serve') {
+  const { benchServe, printServeBench } = await import('./serve.ts');
+  const flag = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
+  log('== seed-vc serve under load (tiny models of the golden hub mirror) ==');
+  const r = await benchServe({ clients: flag('--clients', 8), seconds: flag('--seconds', quick ? 10 : 30), workers: flag('--workers', 1), steps: flag('--steps', 10) }, log);
+  printServeBench(r, log);
+  report.serve = r;
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Writes src/core/onnx/builder-fingerprint.ts: the sha256 of every source that determines the ONNX graphs
 // built from a checkpoint, so the graph cache key changes by itself when a builder does. The sources are the
-// import closure of the network builders (src/core/nets/*.ts) and the DiT checkpoint reader, plus the text of
+// import closure of the network builders (src/core/nets/**/*.ts), the DiT checkpoint reader and the network
+// registry (the options it passes to the builders), plus the text of
 // src/node/load.ts (the options it passes to the builders). Run by `prepare`; `--check` exits 1 when the
 // file is stale instead of writing it.
 import { createHash } from 'node:crypto';
@@ -11,10 +12,13 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const OUTPUT = 'src/core/onnx/builder-fingerprint.ts';
-const CLOSURE_ROOTS = [
-  ...readdirSync(join(ROOT, 'src/core/nets')).filter((f) => f.endsWith('.ts')).map((f) => `src/core/nets/${f}`),
-  'src/core/models/dit-checkpoint.ts',
-];
+/** Every .ts file below a folder of the project, as project-relative paths. */
+function tsFilesUnder(dir) {
+  return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory()
+    ? tsFilesUnder(`${dir}/${e.name}`)
+    : e.name.endsWith('.ts') ? [`${dir}/${e.name}`] : []));
+}
+const CLOSURE_ROOTS = [...tsFilesUnder('src/core/nets'), 'src/core/models/dit-checkpoint.ts', 'src/core/models/registry.ts'];
 const TEXT_ONLY = ['src/node/load.ts'];
 
 /** Relative imports of a TypeScript source (static, re-exports and dynamic). */

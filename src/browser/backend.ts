@@ -7,7 +7,8 @@ import type * as OrtCommon from 'onnxruntime-common';
 import type { InferenceBackend, NetSession, SessionOptions } from '../core/runtime.ts';
 import { OrtBackend } from '../runtime/ort.ts';
 
-type OrtWeb = Pick<typeof OrtCommon, 'InferenceSession' | 'Tensor'>;
+/** The parts of an onnxruntime-web module the backend and the loader use. */
+export type OrtWeb = Pick<typeof OrtCommon, 'InferenceSession' | 'Tensor' | 'env'>;
 
 /** Whether this browser's WebGPU adapter offers `shader-f16` (the input of the precision resolver). */
 export async function webGpuShaderF16(): Promise<boolean | undefined> {

@@ -8,7 +8,8 @@ import type { AbReport } from '../core/quality/report.ts';
 import { SIDE_SPEC_KEYS, type SideSettings, type SideSpec, parseSideSpec, resolveSide } from '../core/quality/spec.ts';
 import { AB_FILES, type AbEvent, type AbSideOptions, DEFAULT_AB_SEED, runAb } from '../node/ab.ts';
 import { DNSMOS_FILES } from '../node/dnsmos.ts';
-import { type ModelCliOptions, reportConvert, reportLoad } from './convert.ts';
+import { DEFAULT_MAX_DECODED_SECONDS } from '../core/audio/limits.ts';
+import { type ModelCliOptions, reportConvert, reportLoad, validateModelOptions } from './convert.ts';
 import { addModelOptions, parseIntStrict, parseNumber } from './main.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
@@ -24,6 +25,7 @@ interface AbCliOptions extends ModelCliOptions {
   seed: number;
   noise?: string;
   dnsmosDir?: string;
+  maxDuration: number;
   force?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -45,6 +47,7 @@ export function registerAb(program: Command): void {
     .option('--seed <n>', 'seed of the initial noise, the same for both sides (ignored with --noise)', parseIntStrict, DEFAULT_AB_SEED)
     .option('--noise <file>', 'safetensors file with the initial noise z.0, z.1, ... for both sides')
     .option('--dnsmos-dir <dir>', `folder with the DNSMOS models ${DNSMOS_FILES.primary} and ${DNSMOS_FILES.p808} (env SEED_VC_DNSMOS_DIR; skipped when neither is given)`)
+    .option('--max-duration <seconds>', 'refuse inputs that decode to longer than this', parseNumber, DEFAULT_MAX_DECODED_SECONDS)
     .option('--force', 'overwrite the report files of an existing report folder')
     .option('--json', 'print the report JSON on stdout')
     .option('-q, --quiet', 'no progress output');
@@ -106,6 +109,8 @@ export function abSides(
 }
 
 async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): Promise<AbReport> {
+  validateModelOptions(o);
+  if (!(o.maxDuration > 0)) throw new InvalidInputError(`--max-duration must be a positive number of seconds, got ${o.maxDuration}`);
   const sides = abSides(o, command.getOptionValueSource('precision') === 'cli');
   const { a, b } = { a: sides.a.settings, b: sides.b.settings };
   if (o.seed < 0 || o.seed > 2 ** 32 - 1) throw new InvalidInputError(`--seed takes an integer in 0..4294967295, got ${o.seed}`);
@@ -132,15 +137,18 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
     output: o.output,
     a: sides.a,
     b: sides.b,
-    load: {
-      model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
-      mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
-    },
+    load: o.model === 'v2'
+      ? { model: 'v2', config: o.config, threads: o.threads, mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline }
+      : {
+        model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
+        mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
+      },
     lengthAdjust: o.lengthAdjust,
     seed: o.seed,
     noise: o.noise,
     dnsmosDir,
     force: o.force,
+    maxSeconds: o.maxDuration,
     onEvent,
     log: (line) => reporter.info(line),
   });

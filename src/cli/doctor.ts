@@ -1,31 +1,14 @@
 /** `seed-vc doctor`: the devices found, what they can do, and the precision each stage would get. */
 import type { Command } from 'commander';
-import { type PrecisionRequest, STAGES, resolvePrecision } from '../core/precision.ts';
 import { ort } from '../node/backend.ts';
-import { probeDevices } from '../node/devices.ts';
+import { doctorReport } from '../node/doctor.ts';
 
 export function registerDoctor(program: Command): void {
   program.command('doctor')
     .description('list execution devices and the precision each stage would run in, with reasons')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean }) => {
-      const probes = await probeDevices();
-      const report = {
-        node: process.version,
-        onnxruntime: ort.env.versions,
-        platform: `${process.platform}-${process.arch}`,
-        devices: probes.map((p) => ({
-          ...p,
-          plans: p.capabilities ? Object.fromEntries((['auto', 'fp16', 'fp32'] as PrecisionRequest[]).map((req) => {
-            try {
-              const plan = resolvePrecision(req, p.capabilities!);
-              return [req, { mode: plan.mode, reason: plan.reason, stages: Object.fromEntries(STAGES.map((s) => [s, `${plan.stages[s].precision} (${plan.stages[s].reason})`])) }];
-            } catch (e) {
-              return [req, { error: (e as Error).message }];
-            }
-          })) : undefined,
-        })),
-      };
+      const report = await doctorReport();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return;

@@ -8,6 +8,8 @@ import { registerAb } from './ab.ts';
 import { registerConvert } from './convert.ts';
 import { registerDoctor } from './doctor.ts';
 import { registerDownload } from './download.ts';
+import { registerStream } from './stream.ts';
+import { registerServe, registerWorker } from './serve.ts';
 
 export function buildProgram(): Command {
   const program = new Command('seed-vc')
@@ -20,12 +22,16 @@ export function buildProgram(): Command {
   registerAb(program);
   registerDoctor(program);
   registerDownload(program);
+  registerStream(program);
+  registerServe(program);
+  registerWorker(program);
   program.addHelpText('after', `
 Examples:
   seed-vc convert --source speech.wav --target voice.wav --output out.wav
   seed-vc convert -s song.flac -t singer.wav --f0-condition true --semi-tone-shift -2 -o out.wav
   seed-vc ab -s speech.wav -t voice.wav --output ab-report/
   seed-vc doctor
+  arecord -f FLOAT_LE -r 22050 -c 1 -t raw | seed-vc stream -t voice.wav | aplay -f FLOAT_LE -r 22050 -c 1 -t raw
 
 Models are fetched from the Hugging Face hub on first use and cached in ~/.cache/seed-vc
 (SEED_VC_CACHE). Use --hub-mirror DIR (SEED_VC_HUB_MIRROR) for a local copy laid out as org/repo/file.`);
@@ -81,7 +87,7 @@ export function parseNumber(value: string): number {
 /** Options shared by commands that load a model set. */
 export function addModelOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--model <name>', 'official model set').choices(['offline', 'singing', 'realtime']))
+    .addOption(new Option('--model <name>', 'official model set').choices(['offline', 'singing', 'realtime', 'v2']))
     .option('--f0-condition <bool>', 'singing model (44.1 kHz, F0-conditioned) as Seed-VC spells it', parseBool)
     .option('--checkpoint <path>', 'a local (fine-tuned) DiT checkpoint; needs --config')
     .option('--config <path>', 'the YAML config of --checkpoint')

@@ -12,8 +12,18 @@ export class SeedVcError extends Error {
 
 /** A file that is not audio we can read: bad magic, truncated, lying sizes, unsupported codec. */
 export class AudioFormatError extends SeedVcError {
-  constructor(readonly file: string, readonly problem: string, options?: { cause?: unknown }) {
-    super(`${file}: ${problem}`, 'AUDIO_FORMAT', options);
+  constructor(readonly file: string, readonly problem: string, options?: { cause?: unknown }, code = 'AUDIO_FORMAT') {
+    super(`${file}: ${problem}`, code, options);
+  }
+}
+
+/**
+ * Audio outside the accepted bounds: longer than the decoded-duration limit, or a sample rate outside
+ * the accepted range. An AudioFormatError too, so callers that catch those keep working.
+ */
+export class AudioLimitError extends AudioFormatError {
+  constructor(file: string, problem: string, readonly limit: 'duration' | 'sample-rate') {
+    super(file, problem, undefined, 'AUDIO_LIMIT');
   }
 }
 

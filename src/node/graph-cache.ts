@@ -11,10 +11,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { BUILDER_FINGERPRINT, PACKAGE_VERSION } from '../core/onnx/builder-fingerprint.ts';
+import { type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
-/** What the builders are: a change to any builder source changes the key of every cached graph. */
-export const GRAPH_BUILDER_KEY = `${PACKAGE_VERSION}+${BUILDER_FINGERPRINT}`;
+export { GRAPH_BUILDER_KEY, type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
 /** sha256 (hex) of a file, memoised in <cacheDir>/file-hashes.json by path, size and mtime. */
 export async function fileSha256(path: string, cacheDir?: string): Promise<string> {
@@ -35,19 +34,6 @@ export async function fileSha256(path: string, cacheDir?: string): Promise<strin
     await atomicWrite(indexPath, JSON.stringify(index));
   }
   return digest;
-}
-
-export interface GraphKey {
-  network: string;
-  precision: string;
-  /** sha256 of each source file, in a fixed order. */
-  sources: readonly string[];
-  /** Anything else the graph depends on (config fields, options). */
-  extra?: unknown;
-}
-
-export function graphHash(key: GraphKey): string {
-  return createHash('sha256').update(JSON.stringify({ builder: GRAPH_BUILDER_KEY, ...key })).digest('hex').slice(0, 32);
 }
 
 /**

@@ -495,3 +495,15 @@ async function lockIsStale(lockPath: string): Promise<boolean> {
     return false; // vanished between calls: retry the open
   }
 }
+
+/** The first of several alternatives that resolves (e.g. model.safetensors, then pytorch_model.bin). */
+export async function firstAvailable(tries: (() => Promise<string>)[]): Promise<string> {
+  let last: unknown;
+  for (const t of tries) {
+    try { return await t(); } catch (e) {
+      if (!(e instanceof HubError)) throw e;
+      last = e;
+    }
+  }
+  throw last;
+}

@@ -4,38 +4,28 @@
  * checkpoint (or take it from the graph cache), and open the sessions. The result converts voices.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { InvalidInputError } from '../core/errors.ts';
-import { CAMPPLUS, HIFT, MODEL_SETS, type ModelSetId, RMVPE, bigvganFiles, transformersFiles } from '../core/models/catalog.ts';
+import { MODEL_SETS, type ModelSetId } from '../core/models/catalog.ts';
 import { type SeedVcConfig, parseSeedVcConfig } from '../core/models/config.ts';
-import { type DitCheckpoint, loadDitCheckpoint } from '../core/models/dit-checkpoint.ts';
-import { buildBigvgan, loadBigvganWeights, parseBigvganConfig } from '../core/nets/bigvgan.ts';
-import { buildCampplus, campplusConfig, loadCampplusWeights } from '../core/nets/campplus.ts';
-import { buildDitEstimator } from '../core/nets/dit.ts';
-import { buildHift, hiftUpsampleFactor, loadHiftWeights, parseHiftConfig } from '../core/nets/hift.ts';
-import { buildLengthRegulator } from '../core/nets/length-regulator.ts';
-import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../core/nets/rmvpe.ts';
-import { buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../core/nets/wav2vec2.ts';
-import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig } from '../core/nets/whisper-encoder.ts';
-import type { GraphBuilder } from '../core/onnx/graph.ts';
+import { type ModelFileSource, type NetworkName, familyOf } from '../core/models/registry.ts';
 import type { Precision } from '../core/onnx/nn.ts';
-import { type ContentEncoder, WhisperContentEncoder, XlsrContentEncoder } from '../core/pipeline/content.ts';
-import { type ConvertOptions, type ConvertResult, type ConverterSessions, VoiceConverter } from '../core/pipeline/convert.ts';
-import { RmvpePitchExtractor } from '../core/pipeline/pitch.ts';
-import { GraphVocoder, HiftVocoder, type Vocoder } from '../core/pipeline/vocoder.ts';
-import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, type StageName, resolvePrecision } from '../core/precision.ts';
+import { type ConvertOptions, type ConvertResult, VoiceConverter } from '../core/pipeline/convert.ts';
+import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, resolvePrecision } from '../core/precision.ts';
 import type { NetSession } from '../core/runtime.ts';
 import { nodeBackend } from './backend.ts';
+import { SeedVcV2, type V2LoadOptions } from './load-v2.ts';
 import { type DeviceRequest, chooseDevice } from './devices.ts';
 import { cachedGraph, fileSha256 } from './graph-cache.ts';
-import { type DownloadEvent, type HubOptions, HubError, hubOptionsFromEnv, resolveHubFile } from './hub.ts';
+import { type DownloadEvent, type HubOptions, firstAvailable, hubOptionsFromEnv, resolveHubFile } from './hub.ts';
+
+export type { NetworkName } from '../core/models/registry.ts';
 
 export type LoadEvent =
   | DownloadEvent
   | { type: 'build'; network: NetworkName; status: 'cached' | 'built'; ms: number }
   | { type: 'session'; network: NetworkName; device: string; precision: Precision; ms: number };
-
-export type NetworkName = 'content' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder' | 'pitch';
 
 export interface LoadOptions extends HubOptions {
   /** Official model set (default 'offline', or 'singing' with f0Condition). */
@@ -52,8 +42,19 @@ export interface LoadOptions extends HubOptions {
   threads?: number;
   /** Skip the on-disk graph cache (always build from the checkpoints). */
   noGraphCache?: boolean;
+  /** CosyVoice's hifigan.yml for a HiFT vocoder (real-time set); default: the released layout, widths from hift.pt. */
+  hiftConfig?: string;
   onEvent?: (e: LoadEvent) => void;
   log?: (line: string) => void;
+}
+
+/** Refuses a thread count outside 1..the CPUs this machine offers (more only oversubscribes them). */
+export function checkThreads(threads: number | undefined, name = 'threads'): void {
+  if (threads === undefined) return;
+  const cpus = availableParallelism();
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= cpus)) {
+    throw new InvalidInputError(`${name} must be an integer in 1..${cpus} (the CPUs this machine offers), got ${threads}`);
+  }
 }
 
 /** The files a model set was loaded from (absolute paths), by role. */
@@ -83,7 +84,15 @@ export class SeedVc {
     this.sessions.length = 0;
   }
 
-  static async load(options: LoadOptions = {}): Promise<SeedVc> {
+  /** Loads a model set; `model: 'v2'` loads Seed-VC v2 (see load-v2.ts). */
+  static load(options: V2LoadOptions): Promise<SeedVcV2>;
+  static load(options?: LoadOptions): Promise<SeedVc>;
+  static load(options: LoadOptions | V2LoadOptions = {}): Promise<SeedVc | SeedVcV2> {
+    checkThreads(options.threads);
+    return options.model === 'v2' ? SeedVcV2.load(options as V2LoadOptions) : SeedVc.loadV1(options as LoadOptions);
+  }
+
+  private static async loadV1(options: LoadOptions): Promise<SeedVc> {
     const o = { ...options, ...hubOptionsFromEnv(options) };
     const log = o.log ?? (() => {});
     const emit = o.onEvent ?? (() => {});
@@ -109,139 +118,47 @@ export class SeedVc {
       throw new InvalidInputError(`--f0-condition ${o.f0Condition} does not match the model: ${basename(files.config)} is ${config.lengthRegulator.f0Condition ? '' : 'not '}F0-conditioned`);
     }
 
-    files.campplus = await hub(CAMPPLUS.repo, CAMPPLUS.file);
-    const tok = config.speechTokenizer;
-    if (tok.type === 'cnhubert') throw new InvalidInputError('cnhubert speech tokenizers are not supported (the released models use whisper or xlsr)');
-    const tf = transformersFiles(tok.name);
-    files.contentConfig = await hub(tf.config.repo, tf.config.file);
-    files.content = await firstAvailable(tf.weights.map((w) => () => hub(w.repo, w.file)));
-    if (config.vocoder.type === 'bigvgan') {
-      const bf = bigvganFiles(config.vocoder.name ?? 'nvidia/bigvgan_v2_22khz_80band_256x');
-      files.vocoderConfig = await hub(bf.config.repo, bf.config.file);
-      files.vocoder = await hub(bf.weights.repo, bf.weights.file);
-    } else if (config.vocoder.type === 'hifigan') {
-      files.vocoder = await hub(HIFT.repo, HIFT.file);
-    } else {
-      throw new InvalidInputError(`vocoder type '${config.vocoder.type}' is not supported (accepted: bigvgan, hifigan)`);
+    const family = familyOf(config);
+    for (const f of family.files(config)) files[f.role] = await firstAvailable(f.hub.map((h) => () => hub(h.repo, h.file)));
+    if (o.hiftConfig !== undefined) {
+      if (config.vocoder.type !== 'hifigan') throw new InvalidInputError(`--hift-config: this model's vocoder is ${config.vocoder.type}, not HiFT`);
+      if (!existsSync(o.hiftConfig)) throw new InvalidInputError(`file not found: ${o.hiftConfig} (--hift-config)`);
+      files.vocoderConfig = o.hiftConfig;
     }
-    if (config.lengthRegulator.f0Condition) files.pitch = await hub(RMVPE.repo, RMVPE.file);
 
     const device = await chooseDevice(o.device ?? 'auto', log);
     const plan = resolvePrecision(o.precision ?? 'auto', device, { vocoderFp16: o.vocoderFp16 });
 
-    let dit: DitCheckpoint | undefined;
-    const ditWeights = () => (dit ??= loadDitCheckpoint(readFileSync(files.checkpoint), basename(files.checkpoint), config));
-    const read = (p: string) => new Uint8Array(readFileSync(p));
-    const hiftCfg = parseHiftConfig('hift: {}\nf0_predictor: {}', 'built-in configs/hifigan.yml');
-    // The content encoder's config.json, parsed once for the graph build and the encoder wrapper.
-    const contentJson = readFileSync(files.contentConfig, 'utf8');
-    const whisperCfg = tok.type === 'whisper' ? parseWhisperConfig(contentJson, files.contentConfig) : undefined;
-    const xlsrCfg = tok.type === 'xlsr' ? parseWav2vec2Config(contentJson, tok.outputLayer, files.contentConfig) : undefined;
-    // The vocoder's config.json too: every config is checked before any graph is built.
-    const bigvganCfg = files.vocoderConfig ? parseBigvganConfig(readFileSync(files.vocoderConfig, 'utf8'), files.vocoderConfig) : undefined;
-
-    const builders: Record<NetworkName, { stage: StageName; sources: string[]; build: (p: Precision) => GraphBuilder }> = {
-      content: {
-        stage: 'content',
-        sources: [files.contentConfig, files.content],
-        build: (precision) => (whisperCfg
-          ? buildWhisperEncoder(whisperCfg, loadWhisperEncoderWeights(read(files.content), basename(files.content), whisperCfg), { precision })
-          : buildWav2vec2(xlsrCfg!, loadWav2vec2Weights(read(files.content), basename(files.content), xlsrCfg!), { precision })),
-      },
-      speaker: {
-        stage: 'speaker',
-        sources: [files.campplus],
-        build: (precision) => buildCampplus(campplusConfig, loadCampplusWeights(read(files.campplus), basename(files.campplus)), { precision }),
-      },
-      length_regulator: {
-        stage: 'length_regulator',
-        sources: [files.config, files.checkpoint],
-        build: (precision) => buildLengthRegulator(config.lengthRegulator, ditWeights().lengthRegulator, { precision }),
-      },
-      dit: {
-        stage: 'dit',
-        sources: [files.config, files.checkpoint],
-        build: (precision) => buildDitEstimator(config, ditWeights().estimator, { precision, keyMask: false }),
-      },
-      vocoder: {
-        stage: 'vocoder',
-        sources: files.vocoderConfig ? [files.vocoderConfig, files.vocoder] : [files.vocoder],
-        build: (precision) => {
-          if (config.vocoder.type === 'hifigan') return buildHift(hiftCfg, loadHiftWeights(read(files.vocoder), basename(files.vocoder), hiftCfg), { precision });
-          return buildBigvgan(bigvganCfg!, loadBigvganWeights(read(files.vocoder), basename(files.vocoder), bigvganCfg!), { precision });
-        },
-      },
-      pitch: {
-        stage: 'pitch',
-        sources: files.pitch ? [files.pitch] : [],
-        build: (precision) => {
-          const w = loadRmvpeWeights(read(files.pitch), basename(files.pitch));
-          return buildRmvpe(rmvpeConfigFromWeights(w), w, { precision });
-        },
-      },
+    const source: ModelFileSource = {
+      has: (role) => files[role] !== undefined,
+      bytes: (role) => new Uint8Array(readFileSync(files[role])),
+      text: (role) => readFileSync(files[role], 'utf8'),
+      name: (role) => files[role], // the path: error messages name the file the user can look at
     };
+    const layout = family.layout(config, source);
 
     const opened: NetSession[] = [];
-    const open = async (name: NetworkName, precision: Precision = plan.stages[builders[name].stage].precision): Promise<NetSession> => {
-      const b = builders[name];
+    const open = async (name: NetworkName, precision?: Precision): Promise<NetSession> => {
+      const net = layout.networks.find((n) => n.name === name)!;
+      const p = precision ?? plan.stages[net.stage].precision;
       const t0 = performance.now();
-      const sources = await Promise.all(b.sources.map((p) => fileSha256(p, o.noGraphCache ? undefined : o.cacheDir)));
-      const graph = await cachedGraph(o.noGraphCache ? undefined : o.cacheDir, { network: name, precision, sources }, () => b.build(precision).toOnnx());
+      const sources = await Promise.all(net.sources.map((role) => fileSha256(files[role], o.noGraphCache ? undefined : o.cacheDir)));
+      const graph = await cachedGraph(o.noGraphCache ? undefined : o.cacheDir, { network: name, precision: p, sources }, () => net.build(p).toOnnx());
       emit({ type: 'build', network: name, status: graph.cached ? 'cached' : 'built', ms: performance.now() - t0 });
       const t1 = performance.now();
       const session = await nodeBackend.createSession(graph.bytes, { device: device.device, threads: o.threads, label: name });
       opened.push(session);
-      emit({ type: 'session', network: name, device: device.device, precision, ms: performance.now() - t1 });
+      emit({ type: 'session', network: name, device: device.device, precision: p, ms: performance.now() - t1 });
       return session;
     };
 
-    const makeContent = (session: NetSession): ContentEncoder => (whisperCfg
-      ? new WhisperContentEncoder(session, whisperCfg)
-      : new XlsrContentEncoder(session, xlsrCfg!.hiddenSize));
-    const makeVocoder = (session: NetSession): Vocoder => (config.vocoder.type === 'hifigan'
-      ? new HiftVocoder(session, hiftCfg.nbHarmonics, hiftUpsampleFactor(hiftCfg))
-      : new GraphVocoder(session));
-    // fp32 twins of the fp16 stages, opened on the guard's first need only.
-    const fp32Twin = <T>(stage: StageName, name: NetworkName, wrap: (s: NetSession) => T): (() => Promise<T>) | undefined => {
-      if (plan.stages[stage].precision !== 'fp16') return undefined;
-      let pending: Promise<T> | undefined;
-      return () => (pending ??= (async () => {
-        log(`fp16 guard: opening an fp32 ${name} session`);
-        return wrap(await open(name, 'fp32'));
-      })());
-    };
-
     try {
-      const sessions: ConverterSessions = {
-        content: makeContent(await open('content')),
-        speaker: await open('speaker'),
-        lengthRegulator: await open('length_regulator'),
-        estimator: await open('dit'),
-        vocoder: makeVocoder(await open('vocoder')),
-        pitch: files.pitch ? new RmvpePitchExtractor(await open('pitch')) : undefined,
-        fp32Fallback: {
-          content: fp32Twin('content', 'content', makeContent),
-          estimator: fp32Twin('dit', 'dit', (s) => s),
-          vocoder: fp32Twin('vocoder', 'vocoder', makeVocoder),
-        },
-      };
-      dit = undefined; // the graphs hold the weights now (a later fp32 twin re-reads the checkpoint)
+      const sessions = await layout.sessions(open, plan, log);
+      layout.releaseWeights(); // the graphs hold the weights now (a later fp32 twin re-reads the checkpoint)
       return new SeedVc(config, plan, device, files, new VoiceConverter(config, sessions), opened);
     } catch (e) {
       await Promise.all(opened.map((s) => s.release().catch(() => {})));
       throw e;
     }
   }
-}
-
-/** The first of several alternatives that resolves (e.g. model.safetensors, then pytorch_model.bin). */
-async function firstAvailable(tries: (() => Promise<string>)[]): Promise<string> {
-  let last: unknown;
-  for (const t of tries) {
-    try { return await t(); } catch (e) {
-      if (!(e instanceof HubError)) throw e;
-      last = e;
-    }
-  }
-  throw last;
 }

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, posix, relative } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadStateDict, renameKeys, stripPrefix, WeightStore } from '../../src/core/checkpoint/state-dict.ts';
 import { readTorchCheckpoint } from '../../src/core/checkpoint/torch.ts';
 import { type Tensor, numel, toFloat32 } from '../../src/core/tensor.ts';
-import { GOLDEN, manifest } from '../helpers/golden.ts';
+import { GOLDEN } from '../helpers/golden.ts';
 
 const cache = new Map<string, Map<string, Tensor>>();
 function load(rel: string): Map<string, Tensor> {
@@ -37,30 +38,91 @@ function walk(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-interface CheckpointSpec { checkpoint?: string; dir?: string; files?: string[]; n_elements: number | Record<string, number> }
+interface CheckpointSpec {
+  checkpoint?: string; dir?: string; files?: string[];
+  n_elements?: number | Record<string, number>;
+  sha256?: string | Record<string, string>;
+}
 
-test('every golden checkpoint loads, with the element counts of manifest.json', () => {
+/**
+ * Every manifest of the golden set with the folder its paths are relative to: stream/ and v2/ resolve against their
+ * own folder, e2e/singing_manifest.json against the golden root (its `paths` field says so).
+ */
+const MANIFESTS = [
+  { file: 'manifest.json', base: '' },
+  { file: 'stream/manifest.json', base: 'stream' },
+  { file: 'v2/manifest.json', base: 'v2' },
+  { file: 'e2e/singing_manifest.json', base: '' },
+] as const;
+const isWeights = (f: string) => /\.(pth|pt|bin|safetensors)$/.test(f);
+
+/** Weights files a checkpoint entry names (relative to golden/), each with the sha256 the entry records, if any. */
+function weightsOf(spec: CheckpointSpec, base: string): { path: string; sha256?: string }[] {
+  const at = (p: string) => posix.normalize(posix.join(base, p));
+  if (spec.checkpoint) return [{ path: at(spec.checkpoint), sha256: typeof spec.sha256 === 'string' ? spec.sha256 : undefined }];
+  if (!spec.dir) return [];
+  const names = spec.files ?? readdirSync(join(GOLDEN, at(spec.dir))).sort();
+  return names.filter(isWeights).map((f) => ({
+    path: at(`${spec.dir}/${f}`),
+    sha256: typeof spec.sha256 === 'object' ? spec.sha256[f] : typeof spec.sha256 === 'string' ? spec.sha256 : undefined,
+  }));
+}
+
+test('every golden checkpoint loads, with the element counts and hashes of every manifest', () => {
   const files = [...walk(join(GOLDEN, 'models')), ...walk(join(GOLDEN, 'hub'))];
-  assert.ok(files.length >= 11, `found only ${files.length} checkpoint files`);
-  const covered = new Set<string>();
-  for (const [name, raw] of Object.entries(manifest().checkpoints)) {
-    const spec = raw as CheckpointSpec;
-    const paths = spec.checkpoint ? [spec.checkpoint] : (spec.files ?? []).filter((f) => /\.(pth|pt|bin|safetensors)$/.test(f)).map((f) => `${spec.dir}/${f}`);
-    assert.equal(paths.length, 1, `${name}: one weights file`);
-    const sd = load(paths[0]);
-    covered.add(paths[0]);
-    if (typeof spec.n_elements === 'number') {
-      assert.equal(total(sd), spec.n_elements, `${name}: element count`);
-    } else {
-      for (const [part, n] of Object.entries(spec.n_elements)) assert.equal(total(sd, `net.${part}.`), n, `${name}: ${part} element count`);
-      assert.equal(total(sd), Object.values(spec.n_elements).reduce((a, b) => a + b, 0), `${name}: nothing outside net.*`);
+  assert.ok(files.length >= 19, `found only ${files.length} checkpoint files`);
+  const counted = new Map<string, string>(); // file -> the manifest entry that checked its element count
+  const hashed = new Set<string>();
+  let entries = 0;
+  for (const m of MANIFESTS) {
+    assert.ok(existsSync(join(GOLDEN, m.file)), `${m.file} exists`);
+    const checkpoints = (JSON.parse(readFileSync(join(GOLDEN, m.file), 'utf8')) as { checkpoints: Record<string, CheckpointSpec> }).checkpoints;
+    for (const [name, spec] of Object.entries(checkpoints)) {
+      const label = `${m.file} checkpoints.${name}`;
+      const weights = weightsOf(spec, m.base);
+      if (spec.n_elements !== undefined) assert.equal(weights.length, 1, `${label}: one weights file`);
+      for (const w of weights) {
+        assert.ok(existsSync(join(GOLDEN, w.path)), `${label}: ${w.path} exists`);
+        entries++;
+        const sd = load(w.path);
+        assert.ok(sd.size > 0, `${label}: ${w.path} loads`);
+        if (w.sha256) {
+          assert.equal(createHash('sha256').update(readFileSync(join(GOLDEN, w.path))).digest('hex'), w.sha256, `${label}: sha256 of ${w.path}`);
+          hashed.add(w.path);
+        }
+        if (typeof spec.n_elements === 'number') {
+          assert.equal(total(sd), spec.n_elements, `${label}: element count of ${w.path}`);
+          counted.set(w.path, label);
+        } else if (spec.n_elements) {
+          for (const [part, n] of Object.entries(spec.n_elements)) assert.equal(total(sd, `net.${part}.`), n, `${label}: ${part} element count`);
+          assert.equal(total(sd), Object.values(spec.n_elements).reduce((a, b) => a + b, 0), `${label}: nothing outside net.*`);
+          counted.set(w.path, label);
+        }
+      }
     }
   }
-  for (const f of files) {
-    if (!covered.has(f)) assert.ok(load(f).size > 0, `${f} loads`);
+  assert.ok(entries >= 27 && hashed.size >= 7, `${entries} manifest entries, ${hashed.size} hashed files`);
+  for (const f of files) assert.ok(load(f).size > 0, `${f} loads`);
+  // no checkpoint file in the mirror is left without an element-count check, and no manifest names a file outside it
+  assert.deepEqual(files.filter((f) => !counted.has(f)), []);
+  assert.deepEqual([...counted.keys()].filter((f) => !files.includes(f)), []);
+});
+
+test('dsp_soxr/index.json: every case has its input and output in cases.safetensors, at the indexed lengths', () => {
+  const index = JSON.parse(readFileSync(join(GOLDEN, 'dsp_soxr/index.json'), 'utf8')) as {
+    cases: { key: string; in_rate: number; out_rate: number; in_samples: number; out_samples: number }[];
+  };
+  const tensors = loadStateDict(new Uint8Array(readFileSync(join(GOLDEN, 'dsp_soxr/cases.safetensors'))), 'dsp_soxr/cases.safetensors');
+  assert.ok(index.cases.length >= 30);
+  const named = new Set<string>();
+  for (const c of index.cases) {
+    assert.deepEqual(shapeOf(tensors, `${c.key}.input`), [1, c.in_samples], c.key);
+    assert.deepEqual(shapeOf(tensors, `${c.key}.output`), [1, c.out_samples], c.key);
+    // the resampled length is in * out_rate / in_rate, within one sample
+    assert.ok(Math.abs(c.out_samples - c.in_samples * c.out_rate / c.in_rate) <= 1, `${c.key}: ${c.in_samples} -> ${c.out_samples}`);
+    named.add(`${c.key}.input`).add(`${c.key}.output`);
   }
-  // no checkpoint file in the mirror is left without an element-count check
-  assert.deepEqual(files.filter((f) => !covered.has(f)), []);
+  assert.deepEqual([...tensors.keys()].filter((k) => !named.has(k)), [], 'no tensor outside the index');
 });
 
 test('DiT checkpoints: {net: {cfm, length_regulator}}, shapes follow the YAML, constant buffers exact', () => {

@@ -4,6 +4,7 @@ import { readSafetensors, writeSafetensors } from '../../src/core/checkpoint/saf
 import { CheckpointError } from '../../src/core/errors.ts';
 import { f32, tensor } from '../../src/core/tensor.ts';
 import { goldenTensors, manifest } from '../helpers/golden.ts';
+import { overlappingSafetensors } from '../abuse/hostile-checkpoints.ts';
 
 test('every golden case file parses with the shapes the manifest gives', () => {
   for (const c of manifest().cases) {
@@ -43,4 +44,12 @@ test('malformed files give a CheckpointError naming the problem', () => {
   new DataView(buf.buffer).setBigUint64(0, BigInt(lying.length), true);
   buf.set(lying, 8);
   assert.throws(() => readSafetensors(buf), /needs .* bytes/);
+});
+
+test('overlapping data_offsets are refused before any tensor is viewed or copied', () => {
+  assert.throws(() => readSafetensors(overlappingSafetensors(2, 4096), 'o.safetensors'), (e: unknown) => e instanceof CheckpointError
+    && /^o\.safetensors: tensors 't0' \[1, 4097\) and 't1' \[1, 4097\) overlap; safetensors requires disjoint data_offsets/.test(e.message));
+  // touching is not overlapping, and empty tensors may sit anywhere
+  const ok = writeSafetensors({ a: f32([2], [1, 2]), e: f32([0], []), b: f32([1], [3]) });
+  assert.deepEqual([...readSafetensors(ok).tensors.keys()], ['a', 'e', 'b']);
 });

@@ -7,6 +7,7 @@ import { writeSafetensors } from '../../src/core/checkpoint/safetensors.ts';
 import { CheckpointError, ModelMismatchError } from '../../src/core/errors.ts';
 import { type Tensor, f32, float32ToFloat16Bits, tensor } from '../../src/core/tensor.ts';
 import { PickleWriter, f32Bytes, torchZip } from './fixtures.ts';
+import { memoDagCheckpoint } from '../abuse/hostile-checkpoints.ts';
 
 const t = (shape: number[], values?: number[]) => f32(shape, values ?? Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => i));
 
@@ -121,4 +122,18 @@ test('WeightStore folds weight norm transparently; foldWeightNorm by hand', () =
   assert.deepEqual([...store.get('pc.weight', undefined, { weightNormDim: 1 }).data], [...w1.data]);
   assert.throws(() => store.get('bad.weight'), (e) => e instanceof ModelMismatchError && /f\.pt: cannot fold the weight norm of 'bad\.weight'/.test(e.message));
   assert.throws(() => store.get('lin.weight', [2, 3]), /weight 'lin\.weight' has shape \[2, 2\], expected \[2, 3\]/);
+});
+
+test('a pickle sharing dicts through its memo (a DAG of 2^16 paths) is walked once: tensors reached twice are refused', () => {
+  const withTensor = memoDagCheckpoint(16, true);
+  assert.throws(() => loadStateDict(withTensor, 'dag.pth'), (e) => e instanceof CheckpointError
+    && /^dag\.pth: the dict at '.*' is the same object as the one at '.*' \(shared through the pickle memo\)/.test(e.message));
+  // without tensors the shared dicts add nothing, and each is visited once
+  const t0 = performance.now();
+  assert.equal(loadStateDict(memoDagCheckpoint(16, false), 'dag.pth').size, 0);
+  assert.ok(performance.now() - t0 < 5000);
+  // a tensor shared under two keys (tied weights) is fine; a tensor-free dict shared twice is fine
+  const w = t([2]);
+  const meta = new Map([['lr', 1]]);
+  assert.deepEqual([...flattenStateDict(new Map<string, unknown>([['a', w], ['b', w], ['m1', meta], ['m2', meta]])).keys()], ['a', 'b']);
 });

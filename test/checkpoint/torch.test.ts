@@ -8,6 +8,7 @@ import { CheckpointError } from '../../src/core/errors.ts';
 import { type Tensor, float16BitsToFloat32, bfloat16BitsToFloat32 } from '../../src/core/tensor.ts';
 import { GOLDEN } from '../helpers/golden.ts';
 import { PickleWriter, f32Bytes, i64Bytes, torchZip, u16Bytes, writeZip, concat } from './fixtures.ts';
+import { deflateBombCheckpoint } from '../abuse/hostile-checkpoints.ts';
 
 const FILE = 'synthetic.pth';
 
@@ -192,6 +193,21 @@ test('zip damage: truncation, central directory outside the file, lying sizes, m
   throwsCheckpoint(() => readTorchCheckpoint(badCrc, FILE, { verifyCrc: true }), /entry 'archive\/data\.pkl': CRC-32 mismatch/);
   // a zip that is not a torch archive
   throwsCheckpoint(() => readTorchCheckpoint(two, FILE), /no '<archive>\/data\.pkl', so it is not a torch\.save checkpoint \(entries: 'x', 'y'\)/);
+});
+
+test('deflated entries are capped in total before anything is inflated', () => {
+  // three 1000-byte deflated entries: fine under the default cap, refused under a 2500-byte one
+  const three = writeZip(['a', 'b', 'c'].map((name) => ({ name, data: new Uint8Array(1000).fill(0x41), method: 8 as const })));
+  assert.equal(readZip(three, FILE).read('c').length, 1000);
+  throwsCheckpoint(() => readZip(three, FILE, { limits: { maxInflatedBytes: 2500 } }),
+    /zip: deflated entries inflate to more than 2500 bytes in total \(at 'c'\); torch\.save stores tensors uncompressed/);
+  // stored entries do not count: they are views of the file
+  const stored = writeZip(['a', 'b', 'c'].map((name) => ({ name, data: new Uint8Array(1000) })));
+  assert.equal(readZip(stored, FILE, { limits: { maxInflatedBytes: 0 } }).entries.size, 3);
+  // the 4 x 1 GiB bomb (4 MB) is refused from its central directory alone
+  const bomb = deflateBombCheckpoint(4, 2 ** 30);
+  assert.ok(bomb.length < 5e6);
+  throwsCheckpoint(() => readTorchCheckpoint(bomb, FILE), /deflated entries inflate to more than 268435456 bytes in total \(at 'archive\/data\/0'\)/);
 });
 
 test('pickle-level damage inside a torch archive', () => {

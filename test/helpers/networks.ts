@@ -1,59 +1,64 @@
-/** Every network builder on its tiny golden checkpoint (the parity set's official-format files). */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+/**
+ * Every network of every official model set, on the tiny files of the golden hub mirror, read through the
+ * network registry (so a network added there is checked by the precision-policy and graph-fingerprint tests).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { MODEL_SETS } from '../../src/core/models/catalog.ts';
 import { parseSeedVcConfig } from '../../src/core/models/config.ts';
-import { loadDitCheckpoint } from '../../src/core/models/dit-checkpoint.ts';
-import { buildBigvgan, loadBigvganWeights, parseBigvganConfig } from '../../src/core/nets/bigvgan.ts';
-import { buildCampplus, campplusConfig, loadCampplusWeights } from '../../src/core/nets/campplus.ts';
-import { buildDitEstimator } from '../../src/core/nets/dit.ts';
-import { buildHift, loadHiftWeights, parseHiftConfig } from '../../src/core/nets/hift.ts';
-import { buildLengthRegulator } from '../../src/core/nets/length-regulator.ts';
-import { buildRmvpe, loadRmvpeWeights, rmvpeConfigFromWeights } from '../../src/core/nets/rmvpe.ts';
-import { buildWav2vec2, loadWav2vec2Weights, parseWav2vec2Config } from '../../src/core/nets/wav2vec2.ts';
-import { buildWhisperEncoder, loadWhisperEncoderWeights, parseWhisperConfig } from '../../src/core/nets/whisper-encoder.ts';
+import { familyOf } from '../../src/core/models/registry.ts';
+import { SEED_VC_V2 } from '../../src/core/models/v2-registry.ts';
+import { parseV2WrapperConfig } from '../../src/core/models/v2-config.ts';
 import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
 import type { Precision } from '../../src/core/onnx/nn.ts';
 import { GOLDEN, HUB } from './golden.ts';
 
-const bytes = (p: string) => new Uint8Array(readFileSync(p));
-const text = (p: string) => readFileSync(p, 'utf8');
-
-export const NETWORKS: Record<string, (p: Precision) => GraphBuilder> = {
-  dit_wavenet: (precision) => {
-    const cfg = parseSeedVcConfig(text(join(GOLDEN, 'models/dit_W/config_dit_W.yml')));
-    return buildDitEstimator(cfg, loadDitCheckpoint(bytes(join(GOLDEN, 'models/dit_W/dit_W.pth')), 'dit_W.pth', cfg).estimator, { precision });
-  },
-  dit_mlp_tokens: (precision) => {
-    const cfg = parseSeedVcConfig(text(join(GOLDEN, 'models/dit_M/config_dit_M.yml')));
-    return buildDitEstimator(cfg, loadDitCheckpoint(bytes(join(GOLDEN, 'models/dit_M/dit_M.pth')), 'dit_M.pth', cfg).estimator, { precision });
-  },
-  length_regulator_f0: (precision) => {
-    const cfg = parseSeedVcConfig(text(join(GOLDEN, 'models/dit_F0/config_dit_F0.yml')));
-    return buildLengthRegulator(cfg.lengthRegulator, loadDitCheckpoint(bytes(join(GOLDEN, 'models/dit_F0/dit_F0.pth')), 'dit_F0.pth', cfg).lengthRegulator, { precision });
-  },
-  campplus: (precision) => buildCampplus(campplusConfig, loadCampplusWeights(bytes(join(HUB, 'funasr/campplus/campplus_cn_common.bin')), 'campplus'), { precision }),
-  bigvgan: (precision) => {
-    const dir = join(HUB, 'nvidia/bigvgan_v2_22khz_80band_256x');
-    const cfg = parseBigvganConfig(text(join(dir, 'config.json')));
-    return buildBigvgan(cfg, loadBigvganWeights(bytes(join(dir, 'bigvgan_generator.pt')), 'bigvgan', cfg), { precision });
-  },
-  whisper: (precision) => {
-    const dir = join(HUB, 'openai/whisper-small');
-    const cfg = parseWhisperConfig(text(join(dir, 'config.json')));
-    return buildWhisperEncoder(cfg, loadWhisperEncoderWeights(bytes(join(dir, 'model.safetensors')), 'whisper', cfg), { precision });
-  },
-  xlsr: (precision) => {
-    const dir = join(HUB, 'facebook/wav2vec2-xls-r-300m');
-    const cfg = parseWav2vec2Config(text(join(dir, 'config.json')), 12);
-    return buildWav2vec2(cfg, loadWav2vec2Weights(bytes(join(dir, 'model.safetensors')), 'xlsr', cfg), { precision });
-  },
-  hift: (precision) => {
-    const cfg = parseHiftConfig(text(join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml')));
-    return buildHift(cfg, loadHiftWeights(bytes(join(GOLDEN, 'models/hift_tiny/hift_random.pt')), 'hift', cfg), { precision });
-  },
-  rmvpe: (precision) => {
-    const w = loadRmvpeWeights(bytes(join(HUB, 'lj1995/VoiceConversionWebUI/rmvpe.pt')), 'rmvpe');
-    return buildRmvpe(rmvpeConfigFromWeights(w), w, { precision });
-  },
-};
-
+/** The mirror's HiFT is the tiny one, whose sizes come from the parity set's hifigan_tiny.yml (the loader's `vocoderConfig` override). */
+export const NETWORKS: Record<string, { build: (p: Precision) => GraphBuilder; bigvgan: boolean }> = {};
+const seenSources = new Set<string>();
+for (const [id, set] of Object.entries(MODEL_SETS)) {
+  const files: Record<string, string> = { checkpoint: join(HUB, set.checkpoint.repo, set.checkpoint.file), config: join(HUB, set.config.repo, set.config.file) };
+  const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
+  const family = familyOf(config);
+  for (const f of family.files(config)) {
+    const path = f.hub.map((h) => join(HUB, h.repo, h.file)).find((p) => existsSync(p));
+    assert.ok(path, `${id}: the golden hub has no file for ${f.role}`);
+    files[f.role] = path;
+  }
+  if (config.vocoder.type === 'hifigan') files.vocoderConfig = join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml');
+  const layout = family.layout(config, {
+    has: (role) => files[role] !== undefined,
+    bytes: (role) => new Uint8Array(readFileSync(files[role])),
+    text: (role) => readFileSync(files[role], 'utf8'),
+    name: (role) => basename(files[role]),
+  });
+  for (const net of layout.networks) {
+    const key = `${net.name}:${net.sources.map((r) => files[r]).join('|')}`;
+    if (seenSources.has(key)) continue; // the same files in another set (CAMPPlus, Whisper)
+    seenSources.add(key);
+    NETWORKS[`${id}/${net.name}`] = { build: (p) => net.build(p), bigvgan: net.name === 'vocoder' && config.vocoder.type === 'bigvgan' };
+  }
+}
+{
+  // Seed-VC v2 (its own family and wrapper config; the parity set's tiny vc_wrapper.yaml)
+  const files: Record<string, string> = { config: join(GOLDEN, 'v2/configs/v2/vc_wrapper.yaml') };
+  const config = parseV2WrapperConfig(readFileSync(files.config, 'utf8'));
+  for (const f of SEED_VC_V2.files(config)) {
+    const path = f.hub.map((h) => join(HUB, h.repo, h.file)).find((p) => existsSync(p));
+    assert.ok(path, `v2: the golden hub has no file for ${f.role}`);
+    files[f.role] = path;
+  }
+  const layout = SEED_VC_V2.layout(config, {
+    has: (role) => files[role] !== undefined,
+    bytes: (role) => new Uint8Array(readFileSync(files[role])),
+    text: (role) => readFileSync(files[role], 'utf8'),
+    name: (role) => basename(files[role]),
+  });
+  for (const net of layout.networks) {
+    const key = `${net.name}:${net.sources.map((r) => files[r]).join('|')}`;
+    if (seenSources.has(key)) continue; // CAMPPlus and BigVGAN 22 kHz: the v1 files
+    seenSources.add(key);
+    NETWORKS[`v2/${net.name}`] = { build: (p) => net.build(p), bigvgan: net.name === 'vocoder' };
+  }
+}

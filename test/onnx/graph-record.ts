@@ -18,7 +18,7 @@ export interface GraphRecord { fingerprint: string; graphs: Record<string, strin
 /** The current sources' fingerprint and the sha256 of each graph they build. */
 export function currentGraphs(): GraphRecord {
   const graphs: Record<string, string> = {};
-  for (const [name, build] of Object.entries(NETWORKS)) {
+  for (const [name, { build }] of Object.entries(NETWORKS)) {
     for (const precision of ['fp32', 'fp16'] as const) {
       graphs[`${name}/${precision}`] = createHash('sha256').update(build(precision).toOnnx()).digest('hex');
     }

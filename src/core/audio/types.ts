@@ -23,6 +23,8 @@ export interface MonoAudio {
   readonly sampleRate: number;
   /** The mono signal. */
   readonly samples: Float32Array;
+  /** Problems the codec reported while still producing audio; absent when none. */
+  readonly warnings?: readonly string[];
 }
 
 /** The containers `decodeAudio` recognizes by their magic bytes. */

@@ -8,6 +8,7 @@
  * allocated, and every problem is an AudioFormatError naming the file.
  */
 import { AudioFormatError, InvalidInputError } from '../errors.ts';
+import { type DecodeLimits, checkDuration, checkSampleRate, maxSecondsOf } from './limits.ts';
 import type { DecodedAudio } from './types.ts';
 
 const FORMAT_PCM = 0x0001;
@@ -58,8 +59,8 @@ export function isWav(bytes: Uint8Array): boolean {
   return (magic === 'RIFF' || magic === 'RF64') && ascii(bytes, 8, 4) === 'WAVE';
 }
 
-/** Decodes a WAV file to planar float32 channels. */
-export function readWav(bytes: Uint8Array, fileName = 'audio.wav'): DecodedAudio {
+/** Decodes a WAV file to planar float32 channels; the rate and duration are checked against `limits` first. */
+export function readWav(bytes: Uint8Array, fileName = 'audio.wav', limits?: DecodeLimits): DecodedAudio {
   const fail = (problem: string): never => { throw new AudioFormatError(fileName, problem); };
   if (bytes.length === 0) fail('file is empty (0 bytes)');
   if (bytes.length < 12) fail(`file is ${bytes.length} bytes, too short for a WAV header (12 bytes)`);
@@ -71,6 +72,9 @@ export function readWav(bytes: Uint8Array, fileName = 'audio.wav'): DecodedAudio
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const { fmt, data } = findChunks(bytes, view, magic === 'RF64', fail);
   const format = parseFmt(view, fmt, fail);
+  // the header says it all: refuse before a sample is allocated
+  checkSampleRate(fileName, format.sampleRate, 'the fmt chunk declares');
+  checkDuration(fileName, Math.floor(data.size / (format.channels * format.bytesPerSample)), format.sampleRate, maxSecondsOf(limits), 'the data chunk holds');
   return decodeSamples(view, data, format, fail);
 }
 

@@ -43,6 +43,8 @@ export function readSafetensors(bytes: Uint8Array, file = 'safetensors'): Safete
   const dataStart = 8 + n;
   const dataLen = bytes.byteLength - dataStart;
   const tensors = new Map<string, Tensor>();
+  const spans: { name: string; begin: number; end: number }[] = [];
+  const views: (() => void)[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
@@ -69,8 +71,17 @@ export function readSafetensors(bytes: Uint8Array, file = 'safetensors'): Safete
     if (end - begin !== count * width) {
       fail(`tensor '${name}': shape [${(shape as number[]).join(', ')}] of ${e.dtype} needs ${count * width} bytes, offsets give ${end - begin}`);
     }
-    tensors.set(name, { dtype: dtype!, shape: shape as number[], data: viewAs(dtype!, bytes, dataStart + begin, count) });
+    if (end > begin) spans.push({ name, begin, end });
+    views.push(() => tensors.set(name, { dtype: dtype!, shape: shape as number[], data: viewAs(dtype!, bytes, dataStart + begin, count) }));
   }
+  // The format gives every tensor its own bytes; shared ones would alias (and multiply a small file's claims).
+  spans.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    const [a, b] = [spans[i - 1], spans[i]];
+    if (b.begin < a.end) fail(`tensors '${a.name}' [${a.begin}, ${a.end}) and '${b.name}' [${b.begin}, ${b.end}) overlap; safetensors requires disjoint data_offsets`);
+  }
+  // only now are views (or, when unaligned, copies) made: overlapping claims never cost memory
+  for (const view of views) view();
   return { tensors, metadata };
 }
 

@@ -5,6 +5,7 @@
  */
 import { CheckpointError, ModelMismatchError } from '../errors.ts';
 import { type Tensor, numel, tensor, toFloat32 } from '../tensor.ts';
+import { describe } from './pickle.ts';
 import { readSafetensors } from './safetensors.ts';
 import { type TorchReadOptions, isLegacyTorch, readTorchCheckpoint } from './torch.ts';
 import { isZip } from './zip.ts';
@@ -20,10 +21,37 @@ function isTensor(v: unknown): v is Tensor {
 /**
  * Every tensor of a nested checkpoint value (Maps, plain objects and arrays), keyed by the path joined
  * with '.'; non-tensor leaves (epoch counters, strings, None) are skipped.
+ *
+ * A pickle can share one container under many keys through its memo, so a 1 KB file can describe a
+ * DAG with 2^40 paths. A container is therefore walked once: reached again, it is skipped when it holds
+ * no tensor (it would add nothing) and refused when it does (a state dict never holds one module twice),
+ * which keeps the work linear in the number of distinct containers.
  */
 export function flattenStateDict(obj: unknown, prefix = '', file = 'checkpoint'): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   const ancestors = new Set<unknown>();
+  const seenAt = new Map<object, string>(); // container -> the key it was first reached at
+  const holdsTensor = new Map<object, boolean>();
+  const childrenOf = (v: object): Iterable<[unknown, unknown]> | undefined => {
+    if (v instanceof Map) return v.entries();
+    if (Array.isArray(v)) return v.entries();
+    if (Object.getPrototypeOf(v) === Object.prototype) return Object.entries(v);
+    return undefined;
+  };
+  // memoised, so linear in the distinct containers; a cycle counts as tensor-free here and is refused by visit()
+  const hasTensor = (v: unknown, depth: number): boolean => {
+    if (isTensor(v)) return true;
+    if (typeof v !== 'object' || v === null) return false;
+    const known = holdsTensor.get(v);
+    if (known !== undefined) return known;
+    const children = childrenOf(v);
+    if (!children || depth >= MAX_FLATTEN_DEPTH) return false;
+    holdsTensor.set(v, false);
+    let found = false;
+    for (const [, child] of children) if (hasTensor(child, depth + 1)) { found = true; break; }
+    holdsTensor.set(v, found);
+    return found;
+  };
   const visit = (v: unknown, key: string, depth: number) => {
     if (isTensor(v)) {
       if (out.has(key)) throw new CheckpointError(file, `key '${key}' occurs twice after flattening`);
@@ -31,13 +59,16 @@ export function flattenStateDict(obj: unknown, prefix = '', file = 'checkpoint')
       return;
     }
     if (typeof v !== 'object' || v === null) return;
-    let children: Iterable<[unknown, unknown]>;
-    if (v instanceof Map) children = v.entries();
-    else if (Array.isArray(v)) children = v.entries();
-    else if (Object.getPrototypeOf(v) === Object.prototype) children = Object.entries(v);
-    else return;
+    const children = childrenOf(v);
+    if (!children) return;
     if (depth >= MAX_FLATTEN_DEPTH) throw new CheckpointError(file, `nesting deeper than ${MAX_FLATTEN_DEPTH} levels at '${key}'`);
     if (ancestors.has(v)) throw new CheckpointError(file, `'${key}' contains itself`);
+    const first = seenAt.get(v);
+    if (first !== undefined) {
+      if (!hasTensor(v, depth)) return;
+      throw new CheckpointError(file, `the ${describe(v)} at '${key || '(top level)'}' is the same object as the one at '${first || '(top level)'}' (shared through the pickle memo); a state dict holds each module's tensors once`);
+    }
+    seenAt.set(v, key);
     ancestors.add(v);
     for (const [k, child] of children) visit(child, key ? `${key}.${String(k)}` : String(k), depth + 1);
     ancestors.delete(v);

@@ -37,10 +37,16 @@ export interface ZipLimits {
   maxEntries: number;
   /** Longest entry name accepted, in bytes. */
   maxNameLength: number;
+  /**
+   * Most bytes all DEFLATED entries may inflate to together (by their declared sizes, which reading
+   * enforces). torch.save stores every record uncompressed, so only a repacked or hostile archive
+   * deflates, and four 1 GiB entries fit in 4 MB of deflate.
+   */
+  maxInflatedBytes: number;
 }
 
 /** Far above any real checkpoint (torch archives hold one entry per storage, names under 100 bytes). */
-export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxEntries: 1 << 20, maxNameLength: 4096 };
+export const DEFAULT_ZIP_LIMITS: ZipLimits = { maxEntries: 1 << 20, maxNameLength: 4096, maxInflatedBytes: 256 * 2 ** 20 };
 
 export interface ZipEntry {
   readonly name: string;
@@ -126,6 +132,7 @@ export function readZip(bytes: Uint8Array, file = 'zip', options: ZipReadOptions
 
   const utf8 = new TextDecoder('utf-8');
   const entries = new Map<string, ZipEntry>();
+  let inflatedTotal = 0;
   let p = cdOffset;
   for (let i = 0; i < count; i++) {
     if (p + CENTRAL_SIZE > cdEnd) fail(`central directory entry ${i} runs past the directory's end`);
@@ -178,6 +185,12 @@ export function readZip(bytes: Uint8Array, file = 'zip', options: ZipReadOptions
     }
     if (method === METHOD_DEFLATED && size > compressedSize * MAX_DEFLATE_RATIO + 1024) {
       fail(`deflated entry '${name}' declares ${size} bytes from ${compressedSize} compressed bytes, beyond what deflate can produce`);
+    }
+    if (method === METHOD_DEFLATED) {
+      inflatedTotal += size;
+      if (inflatedTotal > limits.maxInflatedBytes) {
+        fail(`deflated entries inflate to more than ${limits.maxInflatedBytes} bytes in total (at '${name}'); torch.save stores tensors uncompressed, so re-save the checkpoint with torch.save or store its entries`);
+      }
     }
 
     // Local header: the data starts after its own (possibly different) extra field; torch pads there to align data.

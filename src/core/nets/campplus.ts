@@ -76,6 +76,11 @@ export interface CampplusBuildOptions {
    * [B, C, T/2] and `intermediate.stats` [B, 2C].
    */
   debugOutputs?: boolean;
+  /**
+   * Seed-VC v2's compute_style: statistics pooling over the first `frames // 2` TDNN outputs only
+   * (x_lens = fbank frames // 2; the last output is left out when frames is odd). v1 pools them all.
+   */
+  halfLengthPooling?: boolean;
 }
 
 const TDNN_KERNEL = 5;
@@ -128,6 +133,7 @@ export function buildCampplus(cfg: CampplusConfig, w: Weights, opts: CampplusBui
     debug(x, 'xvector.out_nonlinear', ['batch', channels, 'xframes']);
   });
 
+  if (opts.halfLengthPooling) x = nn.slice(x, [0], nn.div(nn.dim(feat, 1), g.constant([2], 'int64', [1])), [2]);
   const stats = g.scope('stats', () => statisticsPooling(nn, x));
   debug(stats, 'stats', ['batch', 2 * dims.xvectorChannels]);
   const emb = g.scope('dense', () => {

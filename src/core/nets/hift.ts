@@ -51,6 +51,8 @@ export interface HiftBuildOptions {
   precision?: Precision;
   /** Also output `f0` [B, frames], `source` [B, samples], `source_stft` [B, n_fft + 2, frames'] and `conv_post`. */
   debugOutputs?: boolean;
+  /** Also output the predicted `f0` [B, frames] (Hz; below nsf_voiced_threshold = unvoiced). */
+  f0Output?: boolean;
 }
 
 /** Samples per mel frame: prod(upsample_rates) * hop_len. */
@@ -181,6 +183,21 @@ export function hiftParamShapes(cfg: HiftConfig): Map<string, number[]> {
   return m;
 }
 
+/**
+ * `cfg` with the channel widths (hift.base_channels, f0_predictor.cond_channels) a checkpoint was trained with,
+ * read from its conv_pre and first condnet weights: lets a hift.pt of another width load without its YAML.
+ */
+export function hiftConfigFromWeights(cfg: HiftConfig, store: WeightStore): HiftConfig {
+  const dim0 = (name: string): number | undefined => (store.raw(`${name}.weight`) ?? store.raw(`${name}.weight_v`))?.shape[0];
+  const base = dim0('conv_pre');
+  const cond = dim0('f0_predictor.condnet.0');
+  return {
+    ...cfg,
+    baseChannels: base ?? cfg.baseChannels,
+    f0Predictor: { ...cfg.f0Predictor, condChannels: cond ?? cfg.f0Predictor.condChannels },
+  };
+}
+
 /** Reads a HiFT state_dict (CosyVoice hift.pt layout, weight norm folded on access) and checks it against `cfg`. */
 export function loadHiftWeights(bytes: Uint8Array, file: string, cfg: HiftConfig): WeightStore {
   const store = WeightStore.fromBytes(bytes, file);
@@ -237,8 +254,8 @@ export function buildHift(cfg: HiftConfig, w: Weights, opts: HiftBuildOptions = 
   });
   const out = nn.clip(wave, -cfg.audioLimit, cfg.audioLimit);
   g.output(out, 'waveform', ['batch', 'samples']);
+  if (opts.debugOutputs || opts.f0Output) g.output(f0, 'f0', ['batch', 'frames']);
   if (opts.debugOutputs) {
-    g.output(f0, 'f0', ['batch', 'frames']);
     g.output(nn.squeeze(source, [1]), 'source', ['batch', 'samples']);
     g.output(sStft, 'source_stft', ['batch', cfg.nFft + 2, 'stft_frames']);
     g.output(post, 'conv_post', ['batch', cfg.nFft + 2, 'stft_frames']);

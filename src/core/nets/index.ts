@@ -8,3 +8,4 @@ export * from './hift.ts';
 export * from './rmvpe.ts';
 export * from './whisper-encoder.ts';
 export * from './wav2vec2.ts';
+export * from './v2/index.ts';

@@ -50,7 +50,7 @@ export function buildLengthRegulator(cfg: LengthRegulatorConfig, w: Weights, opt
  * F.interpolate(mode='nearest') along the last axis to `size` ([1] int64): source index
  * min(floor(j * float32(T_in / T_out)), T_in - 1), all in float32 as PyTorch computes it.
  */
-function nearestInterpolate(nn: Nn, x: Value, size: Value): Value {
+export function nearestInterpolate(nn: Nn, x: Value, size: Value): Value {
   const g = nn.g;
   const tIn = nn.dim(x, 2);
   const scale = nn.div(nn.cast(tIn, 'float32'), nn.cast(size, 'float32'));

@@ -6,6 +6,7 @@
  *   feature_extractor.conv_layers[i]: Conv1d -> LayerNorm over channels -> GELU   (7 layers, 320 samples/frame)
  *   -> feature_projection: layer_norm (= extract_features) -> projection
  *   -> encoder: + GELU(pos_conv_embed.conv(x)[..., :-1]) -> layers[:output_layer] (pre-LN) -> layer_norm
+ *      (unless cfg.finalLayerNorm is false: Seed-VC v2's HuBERT, see nets/v2/hubert.ts)
  *
  * Graph input `input_values` [B, samples] (already normalised by normalizeWav2vec2Input); output
  * `last_hidden_state` [B, frames, hidden]. No attention mask (Seed-VC's semantic_fn passes none).
@@ -36,6 +37,8 @@ export interface Wav2vec2Config {
   numHiddenLayers: number;
   /** Encoder layers kept and run (Seed-VC's speech_tokenizer.output_layer). */
   outputLayer: number;
+  /** Apply encoder.layer_norm after the kept layers (default true; v2's HuBERT replaces it by an identity). */
+  finalLayerNorm?: boolean;
 }
 
 export interface Wav2vec2BuildOptions {
@@ -140,7 +143,7 @@ export function wav2vec2ParamShapes(cfg: Wav2vec2Config): Map<string, number[]> 
     lin(`${p}.feed_forward.output_dense`, H, F);
     ln(`${p}.final_layer_norm`, H);
   }
-  ln('encoder.layer_norm', H);
+  if (cfg.finalLayerNorm ?? true) ln('encoder.layer_norm', H);
   return m;
 }
 
@@ -216,8 +219,18 @@ function pairwiseSumF32(a: Float32Array, start: number, n: number): number {
 /** Builds the encoder graph from `weights` keyed without `wav2vec2.` (`feature_extractor...`, `encoder...`). */
 export function buildWav2vec2(cfg: Wav2vec2Config, w: Weights, opts: Wav2vec2BuildOptions = {}): GraphBuilder {
   const g = new GraphBuilder('wav2vec2');
+  const { hidden } = wav2vec2Body(g, cfg, w, opts);
+  g.output(hidden, 'last_hidden_state', ['batch', 'frames', cfg.hiddenSize]);
+  return g;
+}
+
+/**
+ * The encoder's nodes in `g`: declares the `input_values` input and returns it with the final hidden
+ * state (not yet a graph output), for builders that post-process it (nets/v2/hubert.ts).
+ */
+export function wav2vec2Body(g: GraphBuilder, cfg: Wav2vec2Config, w: Weights, opts: Wav2vec2BuildOptions = {}): { input: Value; hidden: Value } {
   const nn = new Nn(g, opts.precision ?? 'fp32');
-  const H = cfg.hiddenSize, eps = cfg.layerNormEps;
+  const eps = cfg.layerNormEps;
   const shapes = wav2vec2ParamShapes(cfg);
   const get = (key: string) => w.get(key, shapes.get(key));
   const debug = (v: Value, name: string) => { if (opts.debugOutputs) g.output(v, name); };
@@ -278,7 +291,8 @@ export function buildWav2vec2(cfg: Wav2vec2Config, w: Weights, opts: Wav2vec2Bui
       debug(h, `layers.${i}`);
     }
   }));
-  const out = g.scope('encoder', () => g.scope('layer_norm', () => nn.layerNorm(h, eps, get('encoder.layer_norm.weight'), get('encoder.layer_norm.bias'))));
-  g.output(out, 'last_hidden_state', ['batch', 'frames', H]);
-  return g;
+  const out = (cfg.finalLayerNorm ?? true)
+    ? g.scope('encoder', () => g.scope('layer_norm', () => nn.layerNorm(h, eps, get('encoder.layer_norm.weight'), get('encoder.layer_norm.bias'))))
+    : h;
+  return { input, hidden: out };
 }

@@ -107,7 +107,8 @@ export class Nn {
   slice(x: Value, starts: readonly number[] | Value, ends: readonly number[] | Value, axes: readonly number[], steps?: readonly number[]): Value {
     const s = Array.isArray(starts) ? this.ints(starts as number[]) : (starts as Value);
     const e = Array.isArray(ends) ? this.ints(ends as number[]) : (ends as Value);
-    return this.shapeOp(x, (v) => this.g.op('Slice', [v, s, e, this.ints(axes), steps ? this.ints(steps) : null]));
+    // No empty trailing `steps` input: onnxruntime-web's WebGPU Slice rejects a missing optional input.
+    return this.shapeOp(x, (v) => this.g.op('Slice', steps ? [v, s, e, this.ints(axes), this.ints(steps)] : [v, s, e, this.ints(axes)]));
   }
   /** Splits along `axis` into pieces of the given sizes. */
   split(x: Value, sizes: readonly number[], axis: number): Value[] {

@@ -7,7 +7,7 @@
  *   length regulator (source to int(frames * length_adjust) frames; reference to its mel length)
  *   DiT windows: CFG Euler solve with the prompt -> vocoder -> crossfaded waveform
  */
-import { kaldiFbank, meanNormalize, melSpectrogram, resample, shiftF0, f0ToCoarse } from '../dsp/index.ts';
+import { kaldiFbank, meanNormalize, melSpectrogram, resample, resampleSoxr, shiftF0, f0ToCoarse } from '../dsp/index.ts';
 import { InvalidInputError } from '../errors.ts';
 import type { SeedVcConfig } from '../models/config.ts';
 import type { NetSession } from '../runtime.ts';
@@ -126,7 +126,7 @@ export class VoiceConverter {
 
   /**
    * Converts `source` to the voice of `reference`. Both are mono waveforms at any sample rate; they are
-   * resampled to the model rate first (torchaudio's sinc resampler).
+   * resampled to the model rate first with libsoxr HQ, as inference.py's `librosa.load(sr=...)` does.
    */
   async convert(
     source: { samples: Float32Array; sampleRate: number },
@@ -247,6 +247,8 @@ export class VoiceConverter {
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
           emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
+          // Cancellation lands between diffusion steps, not only between stages.
+          opts.signal?.throwIfAborted();
         });
         return { x, hazard: hazard ?? fp16Hazard(x.data) };
       };
@@ -320,8 +322,17 @@ function coarseTensor(bins: Int32Array): Tensor<'int64'> {
   return tensor('int64', [1, bins.length], BigInt64Array.from(bins, (v) => BigInt(v)));
 }
 
-/** Checks an input waveform and brings it to the model rate. */
-function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+/** Checks an input waveform and brings it to the model rate (libsoxr HQ, librosa.load's resampler). */
+export function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: number, what: string): Float32Array {
+  checkInputAudio(a, what);
+  return a.sampleRate === sr ? a.samples : resampleSoxr(a.samples, a.sampleRate, sr);
+}
+
+/**
+ * The checks `convert` makes on each input (a valid rate, at least MIN_SECONDS, finite, not silent),
+ * for callers that want them before loading a model. `what` names the input in the message.
+ */
+export function checkInputAudio(a: { samples: Float32Array; sampleRate: number }, what: string): void {
   if (!(a.sampleRate > 0)) throw new InvalidInputError(`${what} audio: invalid sample rate ${a.sampleRate}`);
   const seconds = a.samples.length / a.sampleRate;
   if (seconds < MIN_SECONDS) {
@@ -334,7 +345,11 @@ function toModelRate(a: { samples: Float32Array; sampleRate: number }, sr: numbe
     if (m > peak) peak = m;
   }
   if (peak < 1e-4) throw new InvalidInputError(`${what} audio is silent (peak ${peak.toExponential(1)}); it needs audible speech`);
-  return a.sampleRate === sr ? a.samples : resample(a.samples, a.sampleRate, sr);
+}
+
+/** The option checks `convert` makes, for callers that want them before loading a model. */
+export function validateConvertOptions(options: ConvertOptions = {}): void {
+  validateOptions({ ...DEFAULTS, ...stripUndefined(options) });
 }
 
 function validateOptions(o: Required<Omit<ConvertOptions, 'seed' | 'noise' | 'onProgress' | 'signal'>>): void {

@@ -22,3 +22,38 @@ export function noiseFromSafetensors(bytes: Uint8Array, file: string): NoiseSour
     return toFloat32(t).data;
   };
 }
+
+/** Injected random draws of a stream: CFM noise `z.k` and HiFT draws `hift.phase.k` + `hift.sine_noise[.k]` per block. */
+export interface StreamNoise {
+  noise: (block: number, shape: readonly number[]) => Float32Array;
+  vocoderDraws?: (block: number, samples: number) => { phase: Float32Array; sineNoise: Float32Array };
+}
+
+/**
+ * Reads a stream noise file (the golden stream cases' noise.safetensors layout): `z.<block>` [1, mels, P + T];
+ * optionally `hift.phase.<block>` [1, H, 1] with `hift.sine_noise.<block>` or one shared `hift.sine_noise`
+ * [1, H, samples]. A block the file has no draws for is an error naming the block.
+ */
+export function streamNoiseFromSafetensors(bytes: Uint8Array, file: string): StreamNoise {
+  const { tensors } = readSafetensors(bytes, file);
+  const noise = noiseFromSafetensors(bytes, file);
+  const hasHift = [...tensors.keys()].some((k) => k.startsWith('hift.phase.'));
+  const get = (name: string, what: string) => {
+    const t = tensors.get(name);
+    if (!t) throw new InvalidInputError(`${file}: no tensor '${name}' for ${what}`);
+    return toFloat32(t).data;
+  };
+  return {
+    noise: (block, shape) => noise(block, shape),
+    vocoderDraws: hasHift
+      ? (block, samples) => {
+        const phase = get(`hift.phase.${block}`, `the HiFT phases of block ${block}`);
+        const sineNoise = tensors.has(`hift.sine_noise.${block}`) ? get(`hift.sine_noise.${block}`, '') : get('hift.sine_noise', `the HiFT noise of block ${block}`);
+        if (sineNoise.length % samples !== 0 || sineNoise.length / samples !== phase.length) {
+          throw new InvalidInputError(`${file}: HiFT noise of block ${block} has ${sineNoise.length} values, needs ${phase.length} x ${samples}`);
+        }
+        return { phase, sineNoise };
+      }
+      : undefined,
+  };
+}
