@@ -183,8 +183,14 @@ if (only === 'v2') {
     encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
   });
   if (n.status !== 0) throw new Error(`bench v2-nets failed: ${n.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  log(n.stderr.trim());
-  report.v2Nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!);
+  const nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!) as { results: Record<string, { seconds: number; weightMiB: number }> };
+  log('network            fp32 s    fp16 s   fp16 speed   weights MiB fp32/fp16');
+  for (const name of new Set(Object.keys(nets.results).map((k) => k.slice(0, k.lastIndexOf('.'))))) {
+    const a = nets.results[`${name}.fp32`], b = nets.results[`${name}.fp16`];
+    if (!a || !b) continue;
+    log(`${name.padEnd(16)} ${a.seconds.toFixed(3).padStart(8)} ${b.seconds.toFixed(3).padStart(9)} ${(a.seconds / b.seconds).toFixed(2).padStart(10)}x ${a.weightMiB.toFixed(0).padStart(9)} / ${b.weightMiB.toFixed(0)}`);
+  }
+  report.v2Nets = nets;
 }
 
 if (only === 'serve') {
