@@ -255,3 +255,20 @@ test('stream: a non-speech block skips inference and the SOLA fade carries on; b
   assert.equal(conv2.blockCount, 2);
   assert.throws(() => new StreamingConverter(model.config, model.converter.sessions, { extraTime: 3 }), InvalidInputError);
 });
+
+test('stream: a hazardous vocoder window is recomputed by the fp32 twin and reported (the fp16 guard)', async () => {
+  const base = model.converter.sessions;
+  let twinCalls = 0;
+  const sessions = {
+    ...base,
+    fp32Fallback: {
+      vocoder: async () => { twinCalls++; return base.vocoder; },
+      hazard: { vocoder: (d: ArrayLike<number>) => (d.length > 0 ? 'forced for the test' : null) },
+    },
+  };
+  const conv = new StreamingConverter(model.config, sessions, { diffusionSteps: 1 });
+  conv.setReference(wav(join(STREAM, 'rt_readme_0p18', 'reference.wav')));
+  const r = await conv.process(wav(join(STREAM, 'rt_readme_0p18', 'source.wav')).subarray(0, conv.sizes.blockFrame));
+  assert.equal(twinCalls, 1);
+  assert.deepEqual(r.guard, [{ stage: 'vocoder', window: 1, reason: 'forced for the test', action: 'recomputed in fp32' }]);
+});
