@@ -146,9 +146,11 @@ if (only === 'memory') {
 if (!only || only === 'stream') {
   const streamScript = fileURLToPath(new URL('./stream.ts', import.meta.url));
   const out: Record<string, unknown> = {};
-  for (const device of devices.filter((d) => d !== 'wasm')) {
-    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), fp32, ${device} ==`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full'], {
+  const runs = devices.filter((d) => d !== 'wasm').map((d) => [d, 'fp32']);
+  if (devices.includes('cpu') && process.argv.includes('--int8')) runs.push(['cpu', 'int8']);
+  for (const [device, precision] of runs) {
+    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), ${precision}, ${device} ==`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full', precision], {
       encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
     });
     if (r.status !== 0) throw new Error(`bench stream/${device} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -159,7 +161,7 @@ if (!only || only === 'stream') {
       log(`${row.label.padEnd(53)} ${row.blockMs.toFixed(0).padStart(8)} ${row.latencyMs.toFixed(0).padStart(11)}   ${row.computeMs.p50.toFixed(0).padStart(6)} / ${row.computeMs.p95.toFixed(0).padStart(5)} / ${row.computeMs.max.toFixed(0).padStart(5)}   ${row.ratio.toFixed(2).padStart(5)}   ${st.content.toFixed(0).padStart(7)} ${st.lengthRegulator.toFixed(0).padStart(3)} ${st.diffusion.toFixed(0).padStart(10)} ${st.vocoder.toFixed(0).padStart(8)}`);
     }
     log('ratio = median compute per block / block time: real time needs < 1; end-to-end latency = algorithmic latency + compute.');
-    out[device] = res.rows;
+    out[`${device}/${precision}`] = res.rows;
   }
   report.stream = out;
 }

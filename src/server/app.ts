@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import multipart from '@fastify/multipart';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { encodeWav, readWav, toMono } from '../core/audio/index.ts';
@@ -24,6 +25,7 @@ import { type JobRecord, JobRegistry, type StreamMessage, isFinal } from './regi
 import { AbOptions, AudioQuery, ConversionOptions, VoiceUpload, fieldTypes } from './schemas.ts';
 import { type CheckedAudio, DataStore, ID_PATTERN, type Limits, checkAudio, newId } from './store.ts';
 import { webAsset } from './web-assets.ts';
+import { registerStreamRoute } from './stream-socket.ts';
 
 export const VERSION = '0.1.0';
 
@@ -80,6 +82,8 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
   await app.register(multipart, {
     limits: { fileSize: o.limits.maxUploadBytes, files: 4, fields: 30, fieldSize: 4096, parts: 32 },
   });
+
+  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
 
   app.setErrorHandler(async (e, req, reply) => {
     const api = e instanceof QueueFullError
@@ -348,7 +352,11 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
   });
 
   let closing: Promise<void> | undefined;
+  // live conversion over a WebSocket (one worker thread per stream)
+  const streams = registerStreamRoute(app, { load: o.load, store, maxStreams: Math.max(1, o.workers), log });
+
   const close = () => (closing ??= (async () => {
+    await streams.close();
     registry.close();
     await queue.close();
     // Give the SSE streams their final events, then stop listening.
