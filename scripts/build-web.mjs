@@ -15,7 +15,7 @@ const out = resolve(i > 0 ? process.argv[i + 1] : join(root, 'out', 'web'));
 mkdirSync(join(out, 'ort'), { recursive: true });
 
 const common = {
-  bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true, minify: true,
+  bundle: true, format: 'esm', platform: 'browser', target: 'es2022', sourcemap: true, minify: true, keepNames: true, // error class names are shown to the user
   // The onnxruntime-web flavour that loads its .mjs/.wasm from env.wasm.wasmPaths (our ort/ folder) instead of
   // embedding them, so WASM threads and WebGPU (JSEP) work from a self-hosted copy.
   conditions: ['onnxruntime-web-use-extern-wasm'],

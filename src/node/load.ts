@@ -4,6 +4,7 @@
  * checkpoint (or take it from the graph cache), and open the sessions. The result converts voices.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { InvalidInputError } from '../core/errors.ts';
 import { MODEL_SETS, type ModelSetId } from '../core/models/catalog.ts';
@@ -47,6 +48,15 @@ export interface LoadOptions extends HubOptions {
   log?: (line: string) => void;
 }
 
+/** Refuses a thread count outside 1..the CPUs this machine offers (more only oversubscribes them). */
+export function checkThreads(threads: number | undefined, name = 'threads'): void {
+  if (threads === undefined) return;
+  const cpus = availableParallelism();
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= cpus)) {
+    throw new InvalidInputError(`${name} must be an integer in 1..${cpus} (the CPUs this machine offers), got ${threads}`);
+  }
+}
+
 /** The files a model set was loaded from (absolute paths), by role. */
 export type ModelFiles = Record<string, string>;
 
@@ -78,6 +88,7 @@ export class SeedVc {
   static load(options: V2LoadOptions): Promise<SeedVcV2>;
   static load(options?: LoadOptions): Promise<SeedVc>;
   static load(options: LoadOptions | V2LoadOptions = {}): Promise<SeedVc | SeedVcV2> {
+    checkThreads(options.threads);
     return options.model === 'v2' ? SeedVcV2.load(options as V2LoadOptions) : SeedVc.loadV1(options as LoadOptions);
   }
 

@@ -56,6 +56,7 @@ el.load.onclick = async () => {
   const files = new Map<string, { loaded: number; total: number | null }>();
   let downloaded = 0;
   let cachedFiles = 0;
+  const graphs = { built: 0, cached: 0 };
   const onEvent = (e: BrowserLoadEvent) => {
     switch (e.type) {
       case 'download': {
@@ -75,6 +76,7 @@ el.load.onclick = async () => {
         el.loadStatus.textContent = `device: ${e.device} (${e.reason})`;
         break;
       case 'build':
+        graphs[e.status]++;
         el.loadStatus.textContent = `${e.status === 'cached' ? 'graph from cache' : 'built graph'}: ${e.network} (${e.ms.toFixed(0)} ms)`;
         break;
       case 'session':
@@ -93,7 +95,8 @@ el.load.onclick = async () => {
     el.loadProgress.max = 1;
     el.loadProgress.value = 1;
     const t = loaded.timings;
-    el.loadStatus.textContent = `ready: ${Object.keys(loaded.files).length} files (${mb(downloaded)} downloaded, ${cachedFiles} from the cache); `
+    el.loadStatus.textContent = `ready: ${Object.keys(loaded.files).length} files (${mb(downloaded)} downloaded, ${cachedFiles} from the cache), `
+      + `${graphs.built} graphs built, ${graphs.cached} from the cache; `
       + `loaded in ${(t.total / 1000).toFixed(1)} s (files ${(t.files / 1000).toFixed(1)} s, graphs ${(t.graphs / 1000).toFixed(1)} s, sessions ${(t.sessions / 1000).toFixed(1)} s)`;
     el.loadStatus.dataset.state = 'ready';
     showDevice(loaded);

@@ -34,6 +34,7 @@ import type { GraphBuilder } from '../onnx/graph.ts';
 import type { Precision } from '../onnx/nn.ts';
 import { type ContentEncoder, WhisperContentEncoder, XlsrContentEncoder } from '../pipeline/content.ts';
 import type { ConverterSessions } from '../pipeline/convert.ts';
+import { hazardFor } from '../pipeline/guard.ts';
 import { RmvpePitchExtractor } from '../pipeline/pitch.ts';
 import { GraphVocoder, HiftVocoder, type Vocoder } from '../pipeline/vocoder.ts';
 import type { PrecisionPlan, StageName } from '../precision.ts';
@@ -204,10 +205,10 @@ export const SEED_VC_V1: ModelFamily = {
     return {
       networks,
       async sessions(open, plan, log = () => {}) {
-        // fp32 twins of the fp16 stages, opened on the guard's first need only.
+        // fp32 twins of the fp16 / int8 stages, opened on the guard's first need only.
         const fp32Twin = <T>(name: NetworkName, wrap: (s: NetSession) => T): (() => Promise<T>) | undefined => {
           const stage = networks.find((n) => n.name === name)!.stage;
-          if (plan.stages[stage].precision !== 'fp16') return undefined;
+          if (plan.stages[stage].precision === 'fp32') return undefined;
           let pending: Promise<T> | undefined;
           return () => (pending ??= (async () => {
             log(`fp16 guard: opening an fp32 ${name} session`);
@@ -225,6 +226,7 @@ export const SEED_VC_V1: ModelFamily = {
             content: fp32Twin('content', makeContent),
             estimator: fp32Twin('dit', (s) => s),
             vocoder: fp32Twin('vocoder', makeVocoder),
+            hazard: { content: hazardFor(plan.stages.content.precision), estimator: hazardFor(plan.stages.dit.precision), vocoder: hazardFor(plan.stages.vocoder.precision) },
           },
         };
       },
