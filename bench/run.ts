@@ -4,7 +4,8 @@
  *     ONNX Runtime MatMul 2048^3 measured in the same run (the machine's practical roofline);
  *  2. every stage at official size in fp32 and fp16, per device present: time, peak memory, model bytes.
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages.
+ *  3. (--only browser) the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node (bench/browser.ts).
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|browser.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,15 @@ if (!only || only === 'stages') {
     }
   }
   report.stages = stages;
+}
+
+if (only === 'browser') {
+  // Chromium WASM (1 thread, all threads) vs onnxruntime-node on the tiny models; its own script (needs Chromium).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./browser.ts', import.meta.url)), ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench browser failed (exit ${r.status})`);
+  if (json) report.browser = JSON.parse(r.stdout.trim().split('\n').at(-1)!); else process.stdout.write(r.stdout);
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
