@@ -3,14 +3,27 @@
  *  1. the DiT estimator at the official whisper-small-wavenet size, CFG batch 2, 1290 frames, against an
  *     ONNX Runtime MatMul 2048^3 measured in the same run (the machine's practical roofline);
  *  2. every stage at official size in fp32 and fp16, per device present: time, peak memory, model bytes.
+ *  3. e2e: a whole conversion (10 s source, 5 s reference, 10 and 30 steps) at official sizes per precision
+ *     (fp32, fp16, int8 where the CPU has int8 dot products): seconds, GFLOP/s and the fraction of the
+ *     same-run MatMul roofline per stage, RTF, peak RSS; FLOPs per stage come from an ONNX Runtime profile;
+ *  4. memory (on request): peak RSS of a whole conversion against the input length (10, 60, 180 s) per precision.
+ *  5. the streaming converter with the real-time set at official size: per-block compute against the block
+ *     time for the README settings and lighter ones (bench/stream.ts).
+ *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
+ *  7. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
+ *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
+ *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
+ *     (bench/browser.ts).
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- *  3. (--only browser) the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node (bench/browser.ts).
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|browser.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve|browser,
+ * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { probeDevices } from '../src/node/devices.ts';
+import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
+import type { E2eResult, E2eStage } from './e2e.ts';
 import type { StageResult } from './stage.ts';
+import type { StreamBenchRow } from './stream.ts';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -18,6 +31,18 @@ const quick = args.has('--quick');
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const log = (s: string) => { if (!json) process.stdout.write(`${s}\n`); else process.stderr.write(`${s}\n`); };
 const stageScript = fileURLToPath(new URL('./stage.ts', import.meta.url));
+const e2eScript = fileURLToPath(new URL('./e2e.ts', import.meta.url));
+const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const precisions = (flag('--precisions') ?? `fp32,fp16${cpuCapabilities().int8Dot ? ',int8' : ''}`).split(',');
+
+function e2e(precision: string, steps: number[], source: number, reference: number, profile = false): E2eResult {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', e2eScript, precision, steps.join(','), String(source), String(reference), ...(profile ? ['profile'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`e2e ${precision} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as E2eResult;
+}
+const MiB = (b: number) => b / 2 ** 20;
 
 function measure(kind: string, precision: string, device: string): StageResult {
   const r = spawnSync(process.execPath, ['--import', 'tsx', stageScript, kind, precision, device, quick ? 'quick' : 'full'], {
@@ -64,6 +89,113 @@ if (!only || only === 'stages') {
     }
   }
   report.stages = stages;
+}
+
+if (!only || only === 'e2e') {
+  const STAGES: E2eStage[] = ['content', 'speaker', 'length_regulator', 'dit', 'vocoder'];
+  log('\n== whole conversion at official sizes (whisper-small, CAMPPlus, DiT 13x512 + WaveNet, BigVGAN 22 kHz), 10 s source, 5 s reference, cpu ==');
+  const roof = measure('matmul2048', 'fp32', 'cpu');
+  log(`MatMul 2048^3 roofline: ${roof.gflops!.toFixed(1)} GFLOP/s`);
+  // FLOPs per stage, from a profiled fp32 run at one step (the work is the same in every precision).
+  const prof = e2e('fp32', [1], 10, 5, true);
+  const flopsAt = (stage: E2eStage, steps: number) => (stage === 'dit' ? prof.flops!.dit * steps : prof.flops![stage]);
+  log(`FLOPs per stage (profiled): ${STAGES.map((st) => `${st} ${(prof.flops![st] / 1e9).toFixed(1)} G${st === 'dit' ? '/step' : ''}`).join(', ')}${prof.unknownNodes ? ` (${prof.unknownNodes} product nodes without shapes)` : ''}`);
+  const rows: Record<string, unknown> = {};
+  const steps = quick ? [10] : [10, 30];
+  for (const precision of precisions) {
+    const r = e2e(precision, steps, 10, 5);
+    log(`\n-- ${precision} (${STAGES.map((st) => `${st} ${r.plan[st]}`).join(', ')}): peak RSS ${MiB(r.peakRss).toFixed(0)} MiB, graphs ${MiB(Object.values(r.graphBytes).reduce((a, b) => a + b, 0)).toFixed(0)} MiB, load ${r.loadSeconds.toFixed(1)} s`);
+    for (const run of r.runs) {
+      const parts = STAGES.map((st) => {
+        const gf = flopsAt(st, run.steps) / run.seconds[st] / 1e9;
+        return `${st} ${run.seconds[st].toFixed(2)} s ${gf.toFixed(0)} GFLOP/s ${(gf / roof.gflops!).toFixed(2)}`;
+      });
+      log(`   ${run.steps} steps: total ${run.seconds.total.toFixed(1)} s, RTF ${run.rtf.toFixed(2)} | ${parts.join(' | ')}`);
+    }
+    rows[precision] = {
+      ...r,
+      runs: r.runs.map((run) => ({
+        ...run,
+        gflops: Object.fromEntries(STAGES.map((st) => [st, flopsAt(st, run.steps) / run.seconds[st] / 1e9])),
+        roofline: Object.fromEntries(STAGES.map((st) => [st, flopsAt(st, run.steps) / run.seconds[st] / 1e9 / roof.gflops!])),
+      })),
+    };
+  }
+  const base = rows.fp32 as E2eResult | undefined;
+  if (base) {
+    for (const precision of precisions.filter((p) => p !== 'fp32')) {
+      const r = rows[precision] as E2eResult;
+      log(`${precision}/fp32: ${r.runs.map((run, i) => `${run.steps} steps ${(base.runs[i].seconds.total / run.seconds.total).toFixed(2)}x speed (DiT ${(base.runs[i].seconds.dit / run.seconds.dit).toFixed(2)}x)`).join(', ')}; peak RSS ${(r.peakRss / base.peakRss).toFixed(2)}x`);
+    }
+  }
+  log('(GFLOP/s counts multiply-accumulates x 2 of matrix products, convolutions and attention; the fraction is of the MatMul roofline above)');
+  report.e2e = { roofline: { gflops: roof.gflops }, flops: prof.flops, precisions: rows };
+}
+
+if (only === 'memory') {
+  const lengths = (flag('--lengths') ?? '10,60,180').split(',').map(Number);
+  log('\n== peak RSS of a whole conversion vs input length (official sizes, 5 s reference, 1 step: memory does not depend on steps) ==');
+  log(`precision ${lengths.map((l) => `${l} s`.padStart(10)).join('')}   (MiB)`);
+  const mem: Record<string, Record<number, number>> = {};
+  for (const precision of precisions) {
+    mem[precision] = {};
+    for (const l of lengths) mem[precision][l] = MiB(e2e(precision, [1], l, 5).peakRss);
+    log(`${precision.padEnd(9)} ${lengths.map((l) => mem[precision][l].toFixed(0).padStart(10)).join('')}`);
+  }
+  report.memory = mem;
+}
+
+if (!only || only === 'stream') {
+  const streamScript = fileURLToPath(new URL('./stream.ts', import.meta.url));
+  const out: Record<string, unknown> = {};
+  for (const device of devices.filter((d) => d !== 'wasm')) {
+    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), fp32, ${device} ==`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full'], {
+      encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) throw new Error(`bench stream/${device} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { rows: StreamBenchRow[] };
+    log('settings                                              block ms  latency ms  compute p50 / p95 / max ms  ratio   content  LR  diffusion  vocoder');
+    for (const row of res.rows) {
+      const st = row.stagesMs;
+      log(`${row.label.padEnd(53)} ${row.blockMs.toFixed(0).padStart(8)} ${row.latencyMs.toFixed(0).padStart(11)}   ${row.computeMs.p50.toFixed(0).padStart(6)} / ${row.computeMs.p95.toFixed(0).padStart(5)} / ${row.computeMs.max.toFixed(0).padStart(5)}   ${row.ratio.toFixed(2).padStart(5)}   ${st.content.toFixed(0).padStart(7)} ${st.lengthRegulator.toFixed(0).padStart(3)} ${st.diffusion.toFixed(0).padStart(10)} ${st.vocoder.toFixed(0).padStart(8)}`);
+    }
+    log('ratio = median compute per block / block time: real time needs < 1; end-to-end latency = algorithmic latency + compute.');
+    out[device] = res.rows;
+  }
+  report.stream = out;
+}
+
+if (only === 'v2') {
+  // Only on request: the official-size v2 builds take minutes. AR: prefill time and decode tokens/s per KV-cache
+  // layout and precision (bench/ar.ts); the other v2 networks: bench/v2-nets.ts.
+  log('\n== Seed-VC v2 AR: prefill and KV-cache decode (official size 12 x 768, random weights; tiny golden model) ==');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./ar.ts', import.meta.url)), ...(quick ? ['quick'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench ar failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  const ar = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { model: string; layout: string; precision: string; loadSeconds: number; prefillSeconds: number; decodeTokensPerSecond: number; lc: number; lt: number; steps: number }[];
+  log('model          precision layout        context   load s  prefill s  decode tok/s');
+  for (const x of ar) {
+    log(`${x.model.padEnd(14)} ${x.precision.padEnd(9)} ${x.layout.padEnd(13)} ${String(x.lc + x.lt + 2).padStart(7)} ${x.loadSeconds.toFixed(2).padStart(8)} ${x.prefillSeconds.toFixed(3).padStart(10)} ${x.decodeTokensPerSecond.toFixed(1).padStart(13)}`);
+  }
+  report.v2Ar = ar;
+  log('\n== Seed-VC v2 networks at official size (bench/v2-nets.ts) ==');
+  const n = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./v2-nets.ts', import.meta.url)), '--json', ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (n.status !== 0) throw new Error(`bench v2-nets failed: ${n.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  log(n.stderr.trim());
+  report.v2Nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!);
+}
+
+if (only === 'serve') {
+  const { benchServe, printServeBench } = await import('./serve.ts');
+  const flag = (name: string, def: number) => (process.argv.includes(name) ? Number(process.argv[process.argv.indexOf(name) + 1]) : def);
+  log('== seed-vc serve under load (tiny models of the golden hub mirror) ==');
+  const r = await benchServe({ clients: flag('--clients', 8), seconds: flag('--seconds', quick ? 10 : 30), workers: flag('--workers', 1), steps: flag('--steps', 10) }, log);
+  printServeBench(r, log);
+  report.serve = r;
 }
 
 if (only === 'browser') {

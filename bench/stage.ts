@@ -9,10 +9,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { findMultiple } from '../src/core/models/config.ts';
 import { buildBigvgan, bigvganParamShapes, parseBigvganConfig } from '../src/core/nets/bigvgan.ts';
 import { buildCampplus, campplusConfig, campplusParamShapes } from '../src/core/nets/campplus.ts';
-import { type DitShapes, buildDitEstimator, ditParamShapes } from '../src/core/nets/dit.ts';
+import { buildDitEstimator, ditParamShapes } from '../src/core/nets/dit.ts';
 import { buildLengthRegulator, lengthRegulatorParamShapes } from '../src/core/nets/length-regulator.ts';
 import { buildWhisperEncoder, whisperEncoderParamShapes, parseWhisperConfig } from '../src/core/nets/whisper-encoder.ts';
 import { GraphBuilder } from '../src/core/onnx/graph.ts';
@@ -22,6 +21,7 @@ import { type Tensor, tensor } from '../src/core/tensor.ts';
 import { nodeBackend } from '../src/node/backend.ts';
 import { randomWeights, seededUniform } from '../test/helpers/onnx.ts';
 import { ditFlops } from './flops.ts';
+import { DIT_OFFICIAL } from './official.ts';
 
 export interface StageResult {
   kind: string;
@@ -38,15 +38,6 @@ export interface StageResult {
   gflops?: number;
 }
 
-export const DIT_OFFICIAL: DitShapes = {
-  styleDim: 192,
-  dit: {
-    hiddenDim: 512, numHeads: 8, depth: 13, inChannels: 80, contentDim: 512, styleCondition: true, finalLayerType: 'wavenet',
-    longSkipConnection: true, uvitSkipConnection: true, timeAsToken: false, styleAsToken: false, isCausal: false,
-    zeroPromptSpeechToken: false, blockSize: 16384, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 512) / 3), 256),
-  },
-  wavenet: { hiddenDim: 512, numLayers: 8, kernelSize: 5, dilationRate: 1 },
-};
 const DIT_FRAMES = 1290;
 
 const rnd = seededUniform(11);

@@ -10,7 +10,6 @@
 export * from './core/index.ts';
 export { SeedVc, type LoadOptions, type LoadEvent, type ModelFiles, type NetworkName } from './node/load.ts';
 export { SeedVcV2, type V2LoadOptions, type V2LoadEvent } from './node/load-v2.ts';
-export { V2VoiceConverter, V2_DEFAULTS, type V2ConvertOptions, type V2ConvertResult, type V2ConvertEvent } from './core/pipeline/v2/convert.ts';
 export { readAudioFile, writeWavFile, type WriteOptions } from './node/audio-file.ts';
 export { resolveHubFile, defaultCacheDir, HubError, type HubOptions, type DownloadEvent } from './node/hub.ts';
 export { probeDevices, chooseDevice, type DeviceProbe, type DeviceRequest } from './node/devices.ts';

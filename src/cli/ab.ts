@@ -55,7 +55,7 @@ export function registerAb(program: Command): void {
   cmd.addHelpText('after', `
 Side specs (--a, --b): comma lists of key=value with the keys
   ${SIDE_SPEC_KEYS.join(', ')}
-  precision=fp32|fp16|auto   device=cpu|webgpu|cuda|auto   vocoder-fp16=true|false
+  precision=fp32|fp16|int8|auto   device=cpu|webgpu|cuda|auto   vocoder-fp16=true|false
   diffusion-steps=N          inference-cfg-rate=X
 A key a spec leaves out comes from the shared option (--device, --vocoder-fp16, --diffusion-steps,
 --inference-cfg-rate, and --precision/--fp16 when given), else from the defaults: precision fp32
@@ -131,17 +131,18 @@ async function runAbCli(o: AbCliOptions, command: Command, reporter: Reporter): 
       reporter.info(e.phase === 'metrics' ? 'computing metrics' : e.phase === 'dnsmos' ? 'scoring with DNSMOS' : `writing ${o.output}`);
     }
   };
-  if (o.model === 'v2') throw new InvalidInputError("--model v2 is supported by 'seed-vc convert' only, so far");
   return runAb({
     source: o.source,
     target: o.target,
     output: o.output,
     a: sides.a,
     b: sides.b,
-    load: {
-      model: o.model as Exclude<typeof o.model, 'v2'>, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
-      mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
-    },
+    load: o.model === 'v2'
+      ? { model: 'v2', config: o.config, threads: o.threads, mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline }
+      : {
+        model: o.model, f0Condition: o.f0Condition, checkpoint: o.checkpoint, config: o.config, threads: o.threads,
+        mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
+      },
     lengthAdjust: o.lengthAdjust,
     seed: o.seed,
     noise: o.noise,

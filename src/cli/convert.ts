@@ -1,6 +1,5 @@
 /** `seed-vc convert`: one source, one reference voice, one output file. */
 import { readFileSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { InvalidInputError } from '../core/errors.ts';
@@ -12,14 +11,15 @@ import {
 } from '../core/pipeline/convert.ts';
 import { noiseFromSafetensors } from '../core/pipeline/noise.ts';
 import { type ArDraws, drawsFromTable } from '../core/pipeline/v2/ar-sampler.ts';
-import { V2_DEFAULTS, type V2ConvertOptions } from '../core/pipeline/v2/convert.ts';
+import { V2_DEFAULTS, type V2ConvertEvent, type V2ConvertOptions } from '../core/pipeline/v2/convert.ts';
+import type { V2LoadEvent } from '../node/load-v2.ts';
 import { readSafetensors } from '../core/checkpoint/safetensors.ts';
 import { toFloat32 } from '../core/tensor.ts';
 import { type PrecisionRequest, precisionFromFp16Flag } from '../core/precision.ts';
 import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
 import type { DeviceRequest } from '../node/devices.ts';
 import { checkUsableDir } from '../node/fs-checks.ts';
-import { type LoadEvent, SeedVc } from '../node/load.ts';
+import { type LoadEvent, SeedVc, checkThreads } from '../node/load.ts';
 import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
@@ -120,10 +120,7 @@ function outputPath(o: ConvertCliOptions): string {
 
 /** Model options that can be judged without loading anything: --threads, --cache-dir. */
 export function validateModelOptions(o: Pick<ModelCliOptions, 'threads' | 'cacheDir'>): void {
-  const cpus = availableParallelism();
-  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= cpus)) {
-    throw new InvalidInputError(`--threads must be an integer in 1..${cpus} (the CPUs this machine offers), got ${o.threads}`);
-  }
+  checkThreads(o.threads, '--threads');
   const cacheDir = o.cacheDir ?? (process.env.SEED_VC_CACHE || undefined);
   if (cacheDir !== undefined) checkUsableDir(cacheDir, o.cacheDir !== undefined ? '--cache-dir' : 'SEED_VC_CACHE');
 }
@@ -148,14 +145,16 @@ export function loadOptions(o: ModelCliOptions, reporter: Reporter) {
   };
 }
 
-export function reportLoad(e: LoadEvent, r: Reporter): void {
+export function reportLoad(e: LoadEvent | V2LoadEvent, r: Reporter): void {
   if (e.type === 'download') r.progress(`download ${e.repo}/${e.file}`, e.loaded, e.total, 'bytes');
   else if (e.type === 'done') r.flush();
   else if (e.type === 'build') r.info(`${e.network}: graph ${e.status === 'cached' ? 'from cache' : 'built'} (${e.ms.toFixed(0)} ms)`);
 }
 
-export function reportConvert(e: ConvertEvent, r: Reporter): void {
+export function reportConvert(e: ConvertEvent | V2ConvertEvent, r: Reporter): void {
   if (e.type === 'diffusion') r.progress(`diffusion window ${e.window}/${e.windows}`, e.step, e.steps, 'steps');
+  else if (e.type === 'ar') r.info(`AR chunk ${e.chunk}/${e.chunks}: ${e.tokens} tokens`);
+  else if (e.type === 'guard') r.info(`fp16 guard: ${e.stage} window ${e.window} ${e.action} (${e.reason})`);
   else if (e.type === 'stage' && e.status === 'done' && e.stage !== 'diffusion') r.info(`${e.stage.replace('_', ' ')}: ${e.ms!.toFixed(0)} ms`);
   else if (e.type === 'stage' && e.status === 'done') r.flush();
 }
@@ -254,24 +253,14 @@ async function runConvertV2(o: ConvertCliOptions, reporter: Reporter): Promise<C
     convertStyle: o.convertStyle, anonymizationOnly: o.anonymizationOnly,
     topP: o.topP, temperature: o.temperature, repetitionPenalty: o.repetitionPenalty,
     seed: base.seed, noise: base.noise, draws,
-    onProgress: (e) => {
-      if (e.type === 'diffusion') reporter.progress(`diffusion chunk ${e.chunk}`, e.step, e.steps, 'steps');
-      else if (e.type === 'ar') reporter.info(`AR chunk ${e.chunk}/${e.chunks}: ${e.tokens} tokens`);
-      else if (e.type === 'stage' && e.status === 'done' && e.stage !== 'diffusion') reporter.info(`${e.stage.replace('_', ' ')}: ${e.ms!.toFixed(0)} ms`);
-      else if (e.type === 'stage' && e.status === 'done') reporter.flush();
-      else if (e.type === 'guard') reporter.info(`fp16 guard: ${e.stage} window ${e.window} ${e.action} (${e.reason})`);
-    },
+    onProgress: (e) => reportConvert(e, reporter),
   };
   const precision: PrecisionRequest = o.fp16 !== undefined ? precisionFromFp16Flag(o.fp16) : o.precision;
   const model = await SeedVc.load({
     model: 'v2', config: o.config, precision, vocoderFp16: o.vocoderFp16, device: o.device, threads: o.threads,
     mirror: o.hubMirror, baseUrl: o.hubUrl, cacheDir: o.cacheDir, offline: o.offline,
     log: (line: string) => reporter.info(line),
-    onEvent: (e) => {
-      if (e.type === 'download') reporter.progress(`download ${e.repo}/${e.file}`, e.loaded, e.total, 'bytes');
-      else if (e.type === 'done') reporter.flush();
-      else if (e.type === 'build') reporter.info(`${e.network}: graph ${e.status === 'cached' ? 'from cache' : 'built'} (${e.ms.toFixed(0)} ms)`);
-    },
+    onEvent: (e) => reportLoad(e, reporter),
   });
   try {
     reporter.info(`v2, device ${model.device.device}, precision ${model.plan.mode} (${model.plan.reason})`);

@@ -22,12 +22,15 @@ export function registerDoctor(program: Command): void {
         const auto = d.plans!.auto as { mode: string; reason: string; stages: Record<string, string> };
         lines.push(`        precision auto -> ${auto.mode}: ${auto.reason}`);
         for (const [stage, v] of Object.entries(auto.stages)) lines.push(`          ${stage.padEnd(17)} ${v}`);
-        const f16 = d.plans!.fp16 as { error?: string; stages: Record<string, string> };
-        if (f16.error) {
-          lines.push(`        --precision fp16: refused (${f16.error})`);
-        } else {
-          lines.push('        --precision fp16 would run:');
-          for (const [stage, v] of Object.entries(f16.stages)) lines.push(`          ${stage.padEnd(17)} ${v}`);
+        if (d.capabilities?.int8Dot !== undefined) lines.push(`        int8 dot product: ${d.capabilities.int8Dot}`);
+        for (const req of ['fp16', 'int8'] as const) {
+          const plan = d.plans![req] as { error?: string; stages: Record<string, string> };
+          if (plan.error) {
+            lines.push(`        --precision ${req}: refused (${plan.error})`);
+          } else {
+            lines.push(`        --precision ${req} would run:`);
+            for (const [stage, v] of Object.entries(plan.stages)) lines.push(`          ${stage.padEnd(17)} ${v}`);
+          }
         }
       }
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -12,6 +12,14 @@ export function registerDownload(program: Command): void {
   addModelOptions(cmd).action(async (opts: ModelCliOptions & { quiet?: boolean }) => {
     const reporter = createReporter({ quiet: opts.quiet });
     validateModelOptions(opts);
+    if (opts.model === 'v2') {
+      // every v2 graph, the AR model's too (it opens lazily in conversions)
+      const model = await SeedVc.load({ ...loadOptions({ ...opts, model: undefined }, reporter), model: 'v2', config: opts.config, onEvent: undefined });
+      await model.converter.openAr();
+      await model.dispose();
+      for (const [role, path] of Object.entries(model.files)) process.stdout.write(`${role.padEnd(14)} ${path}\n`);
+      return;
+    }
     const model = await SeedVc.load(loadOptions(opts, reporter));
     await model.dispose();
     for (const [role, path] of Object.entries(model.files)) process.stdout.write(`${role.padEnd(14)} ${path}\n`);

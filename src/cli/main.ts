@@ -91,7 +91,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('--f0-condition <bool>', 'singing model (44.1 kHz, F0-conditioned) as Seed-VC spells it', parseBool)
     .option('--checkpoint <path>', 'a local (fine-tuned) DiT checkpoint; needs --config')
     .option('--config <path>', 'the YAML config of --checkpoint')
-    .addOption(new Option('--precision <mode>', 'compute precision').choices(['auto', 'fp32', 'fp16']).default('auto'))
+    .addOption(new Option('--precision <mode>', 'compute precision').choices(['auto', 'fp32', 'fp16', 'int8']).default('auto'))
     .option('--fp16 <bool>', 'Seed-VC spelling: true = --precision fp16, false = fp32', parseBool)
     .option('--vocoder-fp16', 'run the vocoder in fp16 too (fp32 by default, as Seed-VC)')
     .addOption(new Option('--device <device>', 'execution device (auto falls back to cpu)').choices(['auto', 'cpu', 'webgpu', 'cuda']).default('auto'))

@@ -37,3 +37,8 @@ export * from './models/v2-config.ts';
 export { loadV2CfmCheckpoint, loadV2ArLengthRegulator, v2CheckpointPart, type V2CfmCheckpoint } from './models/v2-checkpoint.ts';
 export { SEED_VC_V2, V2_ROLES, type V2NetworkName, type V2NetSessions } from './models/v2-registry.ts';
 export { solveV2Cfm, v2TimeGrid, v2GuidanceMode, type V2CfmInputs, type V2CfmStepEvent, type V2GuidanceMode } from './pipeline/v2/cfm.ts';
+// Seed-VC v2 autoregressive style path and the v2 conversion
+export { ArGenerator, AR_MAX_DECODE_STEPS, AR_MIN_TOKENS, type ArGenerateOptions, type ArGenerateResult } from './pipeline/v2/ar-generate.ts';
+export { AR_CLI_DEFAULTS, logitsToProbs, sampleToken, sampleFromProbs, softmaxF32, seededDraws, drawsFromTable, type ArSampling, type ArDraws } from './pipeline/v2/ar-sampler.ts';
+export { reduceDurations } from './pipeline/v2/tokens.ts';
+export { V2VoiceConverter, V2_DEFAULTS, type V2ConvertOptions, type V2ConvertResult, type V2ConvertEvent, type V2ConvertStage, type V2Intermediates } from './pipeline/v2/convert.ts';

@@ -5,12 +5,20 @@
  * Seed-VC's --fp16 mode, which this mirrors: the Whisper encoder and the DiT (under torch.autocast) in
  * fp16; the speaker encoder, the length regulator, RMVPE and the vocoder in fp32. Inside an fp16 stage
  * the autocast policy of src/core/onnx/nn.ts applies (matmuls/convs fp16, norms/softmax/reductions fp32).
+ *
+ * CPUs have no fp16 arithmetic, so fp16 mode there builds 'fp16-storage' graphs (fp16 weights, fp32
+ * arithmetic: the same peak memory as fp32 or less, instead of ~1.5x). The int8 mode is for CPUs with
+ * int8 dot-product instructions: the same stages as fp16 (content encoder, DiT) run their Linear layers
+ * as int8 x uint8 products; the rest stays fp32, as in fp16 mode.
  */
 import { InvalidInputError } from './errors.ts';
 import type { Precision } from './onnx/nn.ts';
 import type { Device } from './runtime.ts';
 
-export type PrecisionRequest = 'fp32' | 'fp16' | 'auto';
+export type PrecisionRequest = 'fp32' | 'fp16' | 'int8' | 'auto';
+
+/** The modes a request resolves to (a stage's builder precision can differ, e.g. fp16-storage on a CPU). */
+export type PrecisionMode = 'fp32' | 'fp16' | 'int8';
 
 export type StageName = 'content' | 'speaker' | 'pitch' | 'length_regulator' | 'dit' | 'vocoder';
 export const STAGES: readonly StageName[] = ['content', 'speaker', 'pitch', 'length_regulator', 'dit', 'vocoder'];
@@ -24,6 +32,11 @@ export interface DeviceCapabilities {
   shaderF16?: boolean;
   /** A human-readable device name for reports. */
   name?: string;
+  /**
+   * CPUs: the int8 dot-product instruction set ONNX Runtime's quantized kernels use here (e.g.
+   * 'AVX512-VNNI', 'AVX-VNNI', 'NEON dotprod'); undefined when the CPU has none or it is unknown.
+   */
+  int8Dot?: string;
 }
 
 export interface StageDecision {
@@ -35,7 +48,7 @@ export interface StageDecision {
 export interface PrecisionPlan {
   request: PrecisionRequest;
   /** The mode `auto` resolved to (or the explicit request). */
-  mode: Precision;
+  mode: PrecisionMode;
   reason: string;
   stages: Record<StageName, StageDecision>;
 }
@@ -45,8 +58,15 @@ export interface PrecisionOverrides {
   vocoderFp16?: boolean;
 }
 
-/** Stages that follow the fp16 mode in Seed-VC (the rest always run fp32). */
+/** Stages that follow the fp16 mode in Seed-VC (the rest always run fp32); the int8 mode follows it too. */
 const FP16_STAGES: ReadonlySet<StageName> = new Set(['content', 'dit']);
+
+/** Whether the device runs the int8 mode (weight-quantized Linear layers on int8 dot-product instructions). */
+export function int8Support(caps: DeviceCapabilities): { can: boolean; why: string } {
+  if (caps.device !== 'cpu') return { can: false, why: `the int8 mode is for CPUs (ONNX Runtime's quantized CPU kernels); ${caps.device} is not one` };
+  if (!caps.int8Dot) return { can: false, why: 'this CPU has no int8 dot-product instructions (AVX512-VNNI, AVX-VNNI or NEON dotprod) that ONNX Runtime uses' };
+  return { can: true, why: `the CPU has ${caps.int8Dot}` };
+}
 
 /** Whether the device can run fp16 arithmetic at all, and whether it is worth it. */
 export function fp16Support(caps: DeviceCapabilities): { can: boolean; fast: boolean; why: string } {
@@ -64,18 +84,23 @@ export function fp16Support(caps: DeviceCapabilities): { can: boolean; fast: boo
         : { can: false, fast: false, why: 'WebGPU adapter lacks the shader-f16 feature' };
     case 'cpu':
     case 'wasm':
-      return { can: true, fast: false, why: `${caps.device.toUpperCase()} has no fp16 speed-up (fp16 runs, emulated, and is slower than fp32)` };
+      return { can: true, fast: false, why: `${caps.device.toUpperCase()} has no fp16 arithmetic (fp16 mode stores the weights in fp16 and computes in fp32)` };
   }
 }
 
 /** Resolves a precision request into a per-stage plan for `caps`. Throws for fp16 on a device that cannot run it. */
 export function resolvePrecision(request: PrecisionRequest, caps: DeviceCapabilities, overrides: PrecisionOverrides = {}): PrecisionPlan {
   const support = fp16Support(caps);
-  let mode: Precision;
+  let mode: PrecisionMode;
   let reason: string;
   if (request === 'fp32') {
     mode = 'fp32';
     reason = 'fp32 requested';
+  } else if (request === 'int8') {
+    const i8 = int8Support(caps);
+    if (!i8.can) throw new InvalidInputError(`int8 was requested but ${caps.name ?? caps.device} cannot run it: ${i8.why}; use --precision fp32 or auto`);
+    mode = 'int8';
+    reason = `int8 requested (${i8.why})`;
   } else if (request === 'fp16') {
     if (!support.can) throw new InvalidInputError(`fp16 was requested but ${caps.name ?? caps.device} cannot run it: ${support.why}; use --precision fp32 or auto`);
     mode = 'fp16';
@@ -83,21 +108,31 @@ export function resolvePrecision(request: PrecisionRequest, caps: DeviceCapabili
   } else if (request === 'auto') {
     mode = support.fast ? 'fp16' : 'fp32';
     reason = `auto: ${support.why} -> ${mode}`;
+    if (!support.fast && int8Support(caps).can) reason += ' (int8 is available with --precision int8; auto keeps fp32 for its quality)';
   } else {
-    throw new InvalidInputError(`unknown precision '${String(request)}' (accepted: fp32, fp16, auto)`);
+    throw new InvalidInputError(`unknown precision '${String(request)}' (accepted: fp32, fp16, int8, auto)`);
   }
+  // CPUs compute fp16 through fp32 anyway: store fp16 weights and cast them once, at load.
+  const cpuLike = caps.device === 'cpu' || caps.device === 'wasm';
+  const half: Precision = cpuLike ? 'fp16-storage' : 'fp16';
+  const halfWhy = !cpuLike ? '' : '; no fp16 arithmetic here: fp16-stored weights cast to fp32 once at load (peak memory at or below fp32)';
   const stages = {} as Record<StageName, StageDecision>;
   for (const stage of STAGES) {
     let p: Precision = 'fp32';
     let why: string;
     if (mode === 'fp32') {
       why = 'fp32 mode';
+    } else if (mode === 'int8' && FP16_STAGES.has(stage)) {
+      p = 'int8';
+      why = 'int8 Linear layers (per-channel int8 weights, per-tensor dynamic uint8 activations); norms, softmax, attention products and convolutions fp32';
+    } else if (mode === 'int8') {
+      why = stage === 'vocoder' ? 'the vocoder stays fp32 in int8 mode, as in fp16 mode' : 'this stage stays fp32 in int8 mode, as in fp16 mode';
     } else if (FP16_STAGES.has(stage)) {
-      p = 'fp16';
-      why = 'fp16 autocast, as Seed-VC runs this stage';
+      p = half;
+      why = `fp16 autocast, as Seed-VC runs this stage${halfWhy}`;
     } else if (stage === 'vocoder' && overrides.vocoderFp16) {
-      p = 'fp16';
-      why = 'fp16 vocoder selected';
+      p = half;
+      why = `fp16 vocoder selected${halfWhy}`;
     } else {
       why = stage === 'vocoder' ? 'Seed-VC runs the vocoder in fp32 (select fp16 with vocoderFp16)' : 'Seed-VC runs this stage in fp32';
     }

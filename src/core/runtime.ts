@@ -15,6 +15,8 @@ export interface SessionOptions {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** A label used in logs and errors (e.g. 'dit', 'bigvgan'). */
   label?: string;
+  /** Write an ONNX Runtime profile (per-node times and shapes) to `<prefix>_<date>.json` on release (benchmarks). */
+  profilePrefix?: string;
 }
 
 /** One ONNX model loaded into a runtime. */

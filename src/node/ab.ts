@@ -13,7 +13,6 @@ import { join, resolve } from 'node:path';
 import { encodeWav } from '../core/audio/index.ts';
 import { type MelSpectrogramOptions, melSpectrogram, resample } from '../core/dsp/index.ts';
 import { InvalidInputError } from '../core/errors.ts';
-import type { SeedVcConfig } from '../core/models/config.ts';
 import { type ConvertEvent, type ConvertOptions, MAX_REFERENCE_SECONDS, checkInputAudio, validateConvertOptions } from '../core/pipeline/convert.ts';
 import { type NoiseSource, noiseFromSafetensors } from '../core/pipeline/noise.ts';
 import type { DnsmosScore } from '../core/quality/dnsmos.ts';
@@ -29,7 +28,10 @@ import { readAudioFile } from './audio-file.ts';
 import { Dnsmos, dnsmosModelPaths } from './dnsmos.ts';
 import { checkUsableDir, sameFile } from './fs-checks.ts';
 import { atomicWrite } from './graph-cache.ts';
+import type { MelSpectrogramOptions as AbMelOptions } from '../core/dsp/mel.ts';
+import type { V2ConvertEvent, V2ConvertOptions } from '../core/pipeline/v2/convert.ts';
 import { type LoadEvent, type LoadOptions, SeedVc } from './load.ts';
+import { SeedVcV2, type V2LoadEvent, type V2LoadOptions } from './load-v2.ts';
 import { encodePng } from './png.ts';
 
 /** The files an A/B report folder holds. */
@@ -53,8 +55,8 @@ export interface AbSideOptions {
 
 export type AbEvent =
   | { type: 'side'; side: SideId; status: 'load' | 'convert' | 'done' }
-  | { type: 'load'; side: SideId; event: LoadEvent }
-  | { type: 'convert'; side: SideId; event: ConvertEvent }
+  | { type: 'load'; side: SideId; event: LoadEvent | V2LoadEvent }
+  | { type: 'convert'; side: SideId; event: ConvertEvent | V2ConvertEvent }
   | { type: 'phase'; phase: 'metrics' | 'dnsmos' | 'write' };
 
 export interface AbOptions {
@@ -65,7 +67,7 @@ export interface AbOptions {
   a: AbSideOptions;
   b: AbSideOptions;
   /** Model set and hub options shared by both sides (precision / device / vocoder come from the sides). */
-  load?: Omit<LoadOptions, 'precision' | 'device' | 'vocoderFp16' | 'onEvent' | 'log'>;
+  load?: Omit<LoadOptions, 'precision' | 'device' | 'vocoderFp16' | 'onEvent' | 'log'> | Omit<V2LoadOptions, 'precision' | 'device' | 'vocoderFp16' | 'onEvent' | 'log'>;
   lengthAdjust?: number;
   /** Seed of the initial noise, the same for both sides (ignored with `noise`). Default 1234. */
   seed?: number;
@@ -129,7 +131,7 @@ interface SideRun {
   audio: Float32Array;
   sampleRate: number;
   style: Float32Array;
-  config: SeedVcConfig;
+  mel: AbMelOptions;
   files: Record<string, string>;
 }
 
@@ -164,35 +166,37 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
   }
   const lengthAdjust = o.lengthAdjust ?? 1;
 
-  const runSide = async (id: SideId, opts: AbSideOptions, after?: (model: SeedVc, run: SideRun) => Promise<void>): Promise<SideRun> => {
+  const runSide = async (id: SideId, opts: AbSideOptions, after?: (model: SeedVc | SeedVcV2, run: SideRun) => Promise<void>): Promise<SideRun> => {
     const s = opts.settings;
     const sampler = new RssSampler();
     const graphs = { built: 0, fromCache: 0, buildMs: 0 };
     emit({ type: 'side', side: id, status: 'load' });
     const t0 = performance.now();
-    const model = await SeedVc.load({
-      ...o.load,
-      precision: s.precision,
-      device: s.device,
-      vocoderFp16: s.vocoderFp16,
-      log,
-      onEvent: (e) => {
-        sampler.sample();
-        if (e.type === 'build') {
-          if (e.status === 'built') graphs.built++; else graphs.fromCache++;
-          graphs.buildMs += e.ms;
-        }
-        emit({ type: 'load', side: id, event: e });
-      },
-    });
+    const onEvent = (e: LoadEvent | V2LoadEvent) => {
+      sampler.sample();
+      if (e.type === 'build') {
+        if (e.status === 'built') graphs.built++; else graphs.fromCache++;
+        graphs.buildMs += e.ms;
+      }
+      emit({ type: 'load', side: id, event: e });
+    };
+    const common = { precision: s.precision, device: s.device, vocoderFp16: s.vocoderFp16, log };
+    const model: SeedVc | SeedVcV2 = o.load?.model === 'v2'
+      ? await SeedVc.load({ ...(o.load as Omit<V2LoadOptions, 'precision'>), ...common, model: 'v2', onEvent })
+      : await SeedVc.load({ ...(o.load as Omit<LoadOptions, 'precision'>), ...common, onEvent });
     try {
       const loadMs = performance.now() - t0;
       emit({ type: 'side', side: id, status: 'convert' });
-      const convertOptions: ConvertOptions = {
-        diffusionSteps: s.diffusionSteps, inferenceCfgRate: s.inferenceCfgRate, lengthAdjust, seed, noise,
-        onProgress: (e) => { sampler.sample(); emit({ type: 'convert', side: id, event: e }); },
-      };
-      const r = await model.convert(source, reference, convertOptions);
+      const onProgress = (e: ConvertEvent | V2ConvertEvent) => { sampler.sample(); emit({ type: 'convert', side: id, event: e }); };
+      let r;
+      if (model instanceof SeedVcV2) {
+        // the CFM in the plan's precision on every path: what fp16 would cost where the reference forces fp32
+        const v2Options: V2ConvertOptions = { diffusionSteps: s.diffusionSteps, lengthAdjust, seed, noise, forceFp32Cfm: false, onProgress };
+        r = await model.convert(source, reference, v2Options);
+      } else {
+        const convertOptions: ConvertOptions = { diffusionSteps: s.diffusionSteps, inferenceCfgRate: s.inferenceCfgRate, lengthAdjust, seed, noise, onProgress };
+        r = await model.convert(source, reference, convertOptions);
+      }
       const memory = sampler.stop();
       emit({ type: 'side', side: id, status: 'done' });
       const run: SideRun = {
@@ -215,7 +219,9 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
         audio: r.audio,
         sampleRate: r.sampleRate,
         style: Float32Array.from(r.intermediates.style.data),
-        config: model.config,
+        mel: model instanceof SeedVcV2
+          ? { nFft: model.config.mel.nFft, numMels: model.config.mel.numMels, sampleRate: model.config.mel.sampleRate, hopSize: model.config.mel.hopSize, winSize: model.config.mel.winSize, fmin: model.config.mel.fmin, fmax: model.config.mel.fmax ?? undefined }
+          : { nFft: model.config.mel.nFft, numMels: model.config.mel.nMels, sampleRate: model.config.mel.sampleRate, hopSize: model.config.mel.hopLength, winSize: model.config.mel.winLength, fmin: model.config.mel.fmin, fmax: model.config.mel.fmax ?? undefined },
         files: { ...model.files },
       };
       if (after) await after(model, run);
@@ -243,10 +249,7 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
 
   // ---- metrics ----
   emit({ type: 'phase', phase: 'metrics' });
-  const mel = A.config.mel;
-  const melOpts: MelSpectrogramOptions = {
-    nFft: mel.nFft, numMels: mel.nMels, sampleRate: mel.sampleRate, hopSize: mel.hopLength, winSize: mel.winLength, fmin: mel.fmin, fmax: mel.fmax ?? undefined,
-  };
+  const melOpts: MelSpectrogramOptions = A.mel;
   const melA = melSpectrogram(A.audio, melOpts);
   const melB = melSpectrogram(B.audio, melOpts);
   const l1 = logMelL1(melA, melB);
@@ -292,7 +295,7 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
 
   // ---- report folder ----
   emit({ type: 'phase', phase: 'write' });
-  const axis: MelAxis = { sampleRate: mel.sampleRate, hopSize: mel.hopLength, fmin: mel.fmin, fmax: mel.fmax ?? mel.sampleRate / 2 };
+  const axis: MelAxis = { sampleRate: melOpts.sampleRate, hopSize: melOpts.hopSize, fmin: melOpts.fmin ?? 0, fmax: melOpts.fmax ?? melOpts.sampleRate / 2 };
   const specScale = spectrogramScale(melA, melB);
   const diffScale = differenceScale(melA, melB);
   const inputInfo = (path: string, a: Audio, copy: string): AbInput => ({ path, sampleRate: a.sampleRate, seconds: a.samples.length / a.sampleRate, copy });
@@ -309,7 +312,7 @@ export async function runAb(o: AbOptions): Promise<AbReport> {
     inputs: { source: inputInfo(o.source, source, AB_FILES.source), reference: inputInfo(o.target, reference, AB_FILES.reference) },
     model: {
       sampleRate: A.sampleRate,
-      mel: { sampleRate: melOpts.sampleRate, nFft: melOpts.nFft, numMels: melOpts.numMels, hopSize: melOpts.hopSize, winSize: melOpts.winSize, fmin: melOpts.fmin ?? 0, fmax: mel.fmax },
+      mel: { sampleRate: melOpts.sampleRate, nFft: melOpts.nFft, numMels: melOpts.numMels, hopSize: melOpts.hopSize, winSize: melOpts.winSize, fmin: melOpts.fmin ?? 0, fmax: melOpts.fmax ?? null },
       files: A.files,
     },
     settings: { seed: seed ?? null, noise: o.noise ?? null, lengthAdjust, order: 'A, then B, one after the other in one process' },

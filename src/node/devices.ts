@@ -4,7 +4,7 @@
  * counts as present only when a tiny probe session actually runs on it.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { GraphBuilder } from '../core/onnx/graph.ts';
 import { Nn } from '../core/onnx/nn.ts';
 import type { DeviceCapabilities } from '../core/precision.ts';
@@ -78,11 +78,28 @@ export async function probeDevices(): Promise<DeviceProbe[]> {
       // Node's WebGPU provider exposes no adapter features: an fp16 probe graph tells whether f16 shaders work.
       probe.capabilities = { device, shaderF16: (await runsOn('webgpu', 'fp16')) === null, name: 'WebGPU (onnxruntime-node)' };
     } else {
-      probe.capabilities = { device, name: 'CPU' };
+      probe.capabilities = cpuCapabilities();
     }
     out.push(probe);
   }
   return out;
+}
+
+/** The CPU's capabilities: its model name and the int8 dot-product instructions the int8 mode uses. */
+export function cpuCapabilities(): DeviceCapabilities {
+  let name = 'CPU';
+  let int8Dot: string | undefined;
+  if (process.platform === 'linux') {
+    let info = '';
+    try { info = readFileSync('/proc/cpuinfo', 'utf8'); } catch { /* no procfs: unknown */ }
+    const model = /^model name\s*:\s*(.+)$/m.exec(info)?.[1]?.trim();
+    if (model) name = `CPU (${model})`;
+    const flags = new Set((/^(?:flags|Features)\s*:\s*(.+)$/m.exec(info)?.[1] ?? '').split(/\s+/));
+    int8Dot = flags.has('avx512_vnni') ? 'AVX512-VNNI' : flags.has('avx_vnni') ? 'AVX-VNNI' : flags.has('asimddp') ? 'NEON dotprod' : undefined;
+  } else if (process.platform === 'darwin' && process.arch === 'arm64') {
+    int8Dot = 'NEON dotprod'; // every Apple silicon core has it
+  }
+  return { device: 'cpu', name, int8Dot };
 }
 
 /** Whether this machine exposes any GPU device node (DRM render nodes, NVIDIA devices). */
@@ -98,10 +115,10 @@ export type DeviceRequest = Device | 'auto';
  * allowed, which picks cpu and says so); `auto` takes the first available of cuda, webgpu, cpu.
  */
 export async function chooseDevice(request: DeviceRequest, log: (line: string) => void = () => {}): Promise<DeviceCapabilities> {
-  if (request === 'cpu') return { device: 'cpu', name: 'CPU' };
+  if (request === 'cpu') return cpuCapabilities();
   if (request === 'auto' && process.platform === 'linux' && !hasGpuDeviceNodes()) {
     // No GPU device node at all: skip the probes (and the GPU stacks' start-up noise).
-    return { device: 'cpu', name: 'CPU' };
+    return cpuCapabilities();
   }
   const probes = await probeDevices();
   if (request === 'auto') {
@@ -114,7 +131,7 @@ export async function chooseDevice(request: DeviceRequest, log: (line: string) =
   if (!p) throw new Error(`unknown device '${request}' (accepted: auto, cpu, webgpu, cuda)`);
   if (!p.available) {
     log(`device ${request} is not available (${p.error}); falling back to cpu`);
-    return { device: 'cpu', name: 'CPU' };
+    return cpuCapabilities();
   }
   return p.capabilities!;
 }

@@ -11,7 +11,7 @@ export async function doctorReport() {
     platform: `${process.platform}-${process.arch}`,
     devices: probes.map((p) => ({
       ...p,
-      plans: p.capabilities ? Object.fromEntries((['auto', 'fp16', 'fp32'] as PrecisionRequest[]).map((req) => {
+      plans: p.capabilities ? Object.fromEntries((['auto', 'fp16', 'int8', 'fp32'] as PrecisionRequest[]).map((req) => {
         try {
           const plan = resolvePrecision(req, p.capabilities!);
           return [req, { mode: plan.mode, reason: plan.reason, stages: Object.fromEntries(STAGES.map((s) => [s, `${plan.stages[s].precision} (${plan.stages[s].reason})`])) }];

@@ -3,7 +3,7 @@
  * symlinks and hard links), and could we write here, without creating or touching anything.
  */
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { InvalidInputError } from '../core/errors.ts';
 
 /**
@@ -78,7 +78,7 @@ function realOrResolved(p: string): string {
   } catch {
     // a file that does not exist yet: resolve its folder's real path, if that exists
     try {
-      return resolve(realpathSync(dirname(p)), p.split(/[\\/]/).pop()!);
+      return resolve(realpathSync(dirname(resolve(p))), basename(p));
     } catch {
       return resolve(p);
     }

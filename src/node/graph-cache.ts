@@ -1,7 +1,9 @@
 /**
  * The ONNX graphs built from checkpoints are cached on disk under a content hash of everything that
- * determines them: the sha256 of each source file, the network name, the precision, and the builder
- * version. Writes are atomic (temp file + rename), so a crash or a concurrent process never leaves a
+ * determines them: the sha256 of each source file, the network name, the precision, and the builders
+ * themselves — the package version and BUILDER_FINGERPRINT, the sha256 of the builders' sources, which
+ * scripts/graph-fingerprint.mjs regenerates (prepare), so the key moves by itself when a builder changes
+ * (test/onnx/graph-fingerprint.test.ts holds the graphs each fingerprint builds). Writes are atomic (temp file + rename), so a crash or a concurrent process never leaves a
  * truncated model under a final name. File hashes are memoised by (path, size, mtime) so a warm start
  * does not re-read hundreds of megabytes.
  */
@@ -11,7 +13,7 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
-export { GRAPH_FORMAT_VERSION, type GraphKey, graphHash } from '../core/models/graph-key.ts';
+export { GRAPH_BUILDER_KEY, type GraphKey, graphHash } from '../core/models/graph-key.ts';
 
 /** sha256 (hex) of a file, memoised in <cacheDir>/file-hashes.json by path, size and mtime. */
 export async function fileSha256(path: string, cacheDir?: string): Promise<string> {

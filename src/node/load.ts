@@ -4,6 +4,7 @@
  * checkpoint (or take it from the graph cache), and open the sessions. The result converts voices.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename } from 'node:path';
 import { InvalidInputError } from '../core/errors.ts';
 import { MODEL_SETS, type ModelSetId } from '../core/models/catalog.ts';
@@ -47,6 +48,15 @@ export interface LoadOptions extends HubOptions {
   log?: (line: string) => void;
 }
 
+/** Refuses a thread count outside 1..the CPUs this machine offers (more only oversubscribes them). */
+export function checkThreads(threads: number | undefined, name = 'threads'): void {
+  if (threads === undefined) return;
+  const cpus = availableParallelism();
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= cpus)) {
+    throw new InvalidInputError(`${name} must be an integer in 1..${cpus} (the CPUs this machine offers), got ${threads}`);
+  }
+}
+
 /** The files a model set was loaded from (absolute paths), by role. */
 export type ModelFiles = Record<string, string>;
 
@@ -78,6 +88,7 @@ export class SeedVc {
   static load(options: V2LoadOptions): Promise<SeedVcV2>;
   static load(options?: LoadOptions): Promise<SeedVc>;
   static load(options: LoadOptions | V2LoadOptions = {}): Promise<SeedVc | SeedVcV2> {
+    checkThreads(options.threads);
     return options.model === 'v2' ? SeedVcV2.load(options as V2LoadOptions) : SeedVc.loadV1(options as LoadOptions);
   }
 
@@ -102,7 +113,7 @@ export class SeedVc {
       files.checkpoint = await hub(set.checkpoint.repo, set.checkpoint.file);
       files.config = await hub(set.config.repo, set.config.file);
     }
-    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
+    const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), files.config);
     if (o.f0Condition !== undefined && o.f0Condition !== config.lengthRegulator.f0Condition) {
       throw new InvalidInputError(`--f0-condition ${o.f0Condition} does not match the model: ${basename(files.config)} is ${config.lengthRegulator.f0Condition ? '' : 'not '}F0-conditioned`);
     }
@@ -122,7 +133,7 @@ export class SeedVc {
       has: (role) => files[role] !== undefined,
       bytes: (role) => new Uint8Array(readFileSync(files[role])),
       text: (role) => readFileSync(files[role], 'utf8'),
-      name: (role) => basename(files[role]),
+      name: (role) => files[role], // the path: error messages name the file the user can look at
     };
     const layout = family.layout(config, source);
 

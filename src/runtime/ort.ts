@@ -26,13 +26,14 @@ export class OrtBackend implements InferenceBackend {
       logSeverityLevel: 3,
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;
+    if (options.profilePrefix) Object.assign(opts, { enableProfiling: true, profileFilePrefix: options.profilePrefix });
     let session: OrtCommon.InferenceSession;
     try {
       session = await this.ort.InferenceSession.create(model, opts);
     } catch (e) {
       throw new Error(`${label}: could not create an ONNX Runtime session on ${device}: ${(e as Error).message}`, { cause: e });
     }
-    return new OrtSession(this.ort, session, label, device);
+    return new OrtSession(this.ort, session, label, device, Boolean(options.profilePrefix));
   }
 }
 
@@ -42,6 +43,7 @@ class OrtSession implements NetSession {
     private readonly session: OrtCommon.InferenceSession,
     readonly label: string,
     readonly device: Device,
+    private readonly profiling = false,
   ) {}
 
   get inputNames(): readonly string[] { return this.session.inputNames; }
@@ -71,5 +73,8 @@ class OrtSession implements NetSession {
     return result;
   }
 
-  async release(): Promise<void> { await this.session.release(); }
+  async release(): Promise<void> {
+    if (this.profiling) this.session.endProfiling();
+    await this.session.release();
+  }
 }

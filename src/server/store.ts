@@ -12,7 +12,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeAudioMono, sniffAudio } from '../core/audio/index.ts';
 import type { AudioContainer } from '../core/audio/types.ts';
-import { AudioFormatError, InvalidInputError } from '../core/errors.ts';
+import { AudioFormatError, AudioLimitError, InvalidInputError } from '../core/errors.ts';
 import { MIN_SECONDS } from '../core/pipeline/convert.ts';
 import { atomicWrite } from '../node/graph-cache.ts';
 import { ApiError } from './errors.ts';
@@ -49,8 +49,13 @@ export async function checkAudio(bytes: Uint8Array, label: string, maxSeconds: n
   const { container } = sniffAudio(bytes, label);
   let audio;
   try {
-    audio = await decodeAudioMono(bytes, label);
+    // The decoders check the decoded duration from headers and frame counts before decoding, so a
+    // small compressed file that would expand to hours is refused without the work.
+    audio = await decodeAudioMono(bytes, label, { maxSeconds });
   } catch (e) {
+    if (e instanceof AudioLimitError) {
+      throw new ApiError(422, 'unprocessable_audio', e.limit === 'duration' ? `${e.message} (this server accepts up to ${maxSeconds} s)` : e.message);
+    }
     // A float WAV with NaN/inf samples is readable audio with unusable content: 422, not 415.
     if (e instanceof AudioFormatError && /must be finite/.test(e.message)) throw new InvalidInputError(`${label} contains NaN or infinite samples`);
     throw e;

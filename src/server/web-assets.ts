@@ -2,11 +2,14 @@
  * The web app's files: src/web/index.html and style.css as they are, and src/web/app.ts bundled by
  * esbuild on first request (kept in memory; a bundle of plain TypeScript, no framework).
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-const WEB = fileURLToPath(new URL('../web/', import.meta.url));
+// From the sources: src/web; from the dist build (which has no .html/.css): the package's src/web.
+const WEB = [new URL('../web/', import.meta.url), new URL('../../src/web/', import.meta.url)]
+  .map((u) => fileURLToPath(u)).find((d) => existsSync(`${d}app.ts`) && existsSync(`${d}index.html`)) ?? fileURLToPath(new URL('../web/', import.meta.url));
 
 export interface Asset { type: string; body: string | Uint8Array }
 
@@ -15,7 +18,7 @@ const cache = new Map<string, Promise<Asset>>();
 /** Bundles the app (the core modules it imports included) into one ES module. */
 export async function bundleWebApp(): Promise<string> {
   const esbuild = await import('esbuild');
-  const entry = fileURLToPath(new URL('../web/app.ts', import.meta.url));
+  const entry = `${WEB}app.ts`;
   const r = await esbuild.build({
     entryPoints: [entry], bundle: true, write: false, format: 'esm', platform: 'browser', target: 'es2022',
     minify: true, sourcemap: false, legalComments: 'none', logLevel: 'silent',

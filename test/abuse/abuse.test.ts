@@ -4,7 +4,7 @@
  * (run-case.ts), which reports the error, the wall time and its peak resident memory. Every case must
  * end in its typed error, well within TIME_LIMIT_MS and RSS_LIMIT_KB, having written nothing but what
  * the case itself put in its scratch folder. Today's bounds make each of these cost milliseconds and
- * megabytes; without them they cost gigabytes (Opus hour: 0.7 GB of samples; zip bomb: 4.3 GB), hours
+ * megabytes; without them they cost gigabytes (Opus hour: 2.1 GB peak; Vorbis hour: 1.3 GB of samples; zip bomb: 4.3 GB), hours
  * (pickle DAG: 2^40 paths) or a silent wrong result (1 Hz WAV, flipped FLAC bit, symlinked input).
  */
 import { test } from 'node:test';
@@ -37,6 +37,8 @@ interface Case {
 const CASES: Case[] = [
   { name: 'opus-hour', error: { name: 'AudioLimitError', message: /^hour\.opus: the Opus packets hold 1 h 0 min \(3600 s\) of audio, more than the limit of 30 min/ }, files: [] },
   { name: 'opus-3-hours', error: { name: 'AudioLimitError', message: /^three-hours\.opus: the Opus packets hold 3 h 0 min/ }, files: [] },
+  { name: 'vorbis-hour', error: { name: 'AudioLimitError', message: /^hour\.ogg: the Vorbis packets hold at least 30 min .*of audio, more than the limit of 30 min/ }, files: [] },
+  { name: 'flac-hour', error: { name: 'AudioLimitError', message: /^hour\.flac: the FLAC frames hold at least 30 min .*of audio, more than the limit of 30 min/ }, files: [] },
   { name: 'wav-1hz', error: { name: 'AudioLimitError', message: /^one-hz\.wav: the fmt chunk declares a sample rate of 1 Hz; accepted: 4000 to 384000 Hz/ }, files: [] },
   { name: 'flac-flipped-bit', error: { name: 'AudioFormatError', message: /^flipped\.flac: damaged or truncated FLAC stream: 3456 samples \(0\.216 s\) decoded, STREAMINFO declares 8000/ }, files: [] },
   { name: 'pickle-dag-40', error: null, result: '0 tensors', files: [] },

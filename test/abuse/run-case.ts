@@ -9,7 +9,7 @@ import { decodeAudio } from '../../src/core/audio/decode.ts';
 import { loadStateDict } from '../../src/core/checkpoint/state-dict.ts';
 import { readSafetensors } from '../../src/core/checkpoint/safetensors.ts';
 import { deflateBombCheckpoint, memoDagCheckpoint, overlappingSafetensors } from './hostile-checkpoints.ts';
-import { flipBit, opusDurationBomb, wavAtRate } from './hostile-audio.ts';
+import { flacDurationBomb, flipBit, opusDurationBomb, vorbisDurationBomb, wavAtRate } from './hostile-audio.ts';
 
 const [name, scratch] = process.argv.slice(2);
 
@@ -17,6 +17,8 @@ const [name, scratch] = process.argv.slice(2);
 const CASES: Record<string, () => Promise<() => Promise<unknown>>> = {
   'opus-hour': async () => { const b = opusDurationBomb(3600); return () => decodeAudio(b, 'hour.opus'); },
   'opus-3-hours': async () => { const b = opusDurationBomb(3 * 3600); return () => decodeAudio(b, 'three-hours.opus'); },
+  'vorbis-hour': async () => { const b = vorbisDurationBomb(3600); return () => decodeAudio(b, 'hour.ogg'); },
+  'flac-hour': async () => { const b = flacDurationBomb(3600); return () => decodeAudio(b, 'hour.flac'); },
   'wav-1hz': async () => { const b = wavAtRate(1); return () => decodeAudio(b, 'one-hz.wav'); },
   'flac-flipped-bit': async () => {
     const { readFileSync } = await import('node:fs');

@@ -11,7 +11,7 @@ import { decodeAudio } from '../../src/core/audio/decode.ts';
 import { flacStreamInfo, opusPacketSamples, opusStreamSamples } from '../../src/core/audio/codecs.ts';
 import { AudioFormatError, AudioLimitError, InvalidInputError } from '../../src/core/errors.ts';
 import { PROJECT_ROOT } from '../helpers/golden.ts';
-import { flipBit, opusDurationBomb, wavAtRate } from '../abuse/hostile-audio.ts';
+import { flacDurationBomb, flipBit, opusDurationBomb, vorbisDurationBomb, wavAtRate } from '../abuse/hostile-audio.ts';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'audio', name)));
 
@@ -46,7 +46,7 @@ test('sample rates below 4 kHz or above 384 kHz are refused from the header, nam
 test('decoded duration: every codec is refused over maxSeconds before decoding, and accepted under it', async () => {
   const cases: [string, Uint8Array, number, RegExp][] = [
     ['sine440_16k_stereo.flac', fixture('sine440_16k_stereo.flac'), 0.5, /STREAMINFO declares 0\.5 s of audio, more than the limit of 0\.25 s/],
-    ['sine440_44k_stereo.ogg', fixture('sine440_44k_stereo.ogg'), 0.5, /the Vorbis packets hold 0\.5 s of audio, more than the limit of 0\.25 s/],
+    ['sine440_44k_stereo.ogg', fixture('sine440_44k_stereo.ogg'), 0.5, /the Vorbis packets hold at least 0\.2\d* s of audio, more than the limit of 0\.25 s/],
     ['sine440_48k_mono.opus', fixture('sine440_48k_mono.opus'), 0.5, /the Opus packets hold 0\.5\d* s of audio/],
     ['sine440_44k_mono.mp3', fixture('sine440_44k_mono.mp3'), 0.5, /the MPEG frames hold 0\.5\d* s of audio/],
     ['a.wav', wavAtRate(8000, 4000), 0.5, /the data chunk holds 0\.5 s of audio, more than the limit of 0\.25 s \(maxSeconds \/ --max-duration\)/],
@@ -107,4 +107,27 @@ test('the Opus page walk counts what codec-parser and the decoder see', async ()
   }
   // the fixture: 26 packets of 20 ms; the decoder returns that minus the pre-skip and the end trim
   assert.equal(opusStreamSamples(fixture('sine440_48k_mono.opus')), 26 * 960);
+});
+
+test('a Vorbis stream of one-byte packets that would decode to an hour (330 KB) is refused at the limit; short, it is real audio', async () => {
+  const bomb = vorbisDurationBomb(3600);
+  assert.ok(bomb.length < 400_000, `${bomb.length} bytes`);
+  await refused(decodeAudio(bomb, 'hour.ogg'), 'duration', /the Vorbis packets hold at least 30 min .*of audio, more than the limit of 30 min \(1800 s\)/, 'hour.ogg');
+  const short = await decodeAudio(vorbisDurationBomb(5), 'short.ogg');
+  assert.equal(short.sampleRate, 44100);
+  assert.equal(short.channels, 2);
+  assert.ok(Math.abs(short.frames / 44100 - 5) < 0.05, `${short.frames} frames`);
+  // decoded page by page, it stops at the limit too (maxSeconds just above the 5 s estimate is not crossed)
+  assert.equal((await decodeAudio(vorbisDurationBomb(5), 'short.ogg', { maxSeconds: 5.1 })).frames, short.frames);
+});
+
+test('a FLAC of constant 65535-sample frames that would decode to an hour (37 KB, total unknown) is refused from its frame headers', async () => {
+  const bomb = flacDurationBomb(3600);
+  assert.ok(bomb.length < 40_000, `${bomb.length} bytes`);
+  await refused(decodeAudio(bomb, 'hour.flac'), 'duration', /the FLAC frames hold at least 30 min .*of audio, more than the limit of 30 min \(1800 s\)/, 'hour.flac');
+  // short, the same construction decodes: whole frames of 65535 samples at 48 kHz
+  const short = await decodeAudio(flacDurationBomb(10), 'short.flac');
+  assert.equal(short.sampleRate, 48000);
+  assert.equal(short.frames % 65535, 0);
+  assert.ok(short.frames >= 7 * 65535, `${short.frames} frames`);
 });

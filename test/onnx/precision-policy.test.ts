@@ -4,71 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
-import { MODEL_SETS } from '../../src/core/models/catalog.ts';
-import { parseSeedVcConfig } from '../../src/core/models/config.ts';
-import { familyOf } from '../../src/core/models/registry.ts';
-import { SEED_VC_V2 } from '../../src/core/models/v2-registry.ts';
-import { parseV2WrapperConfig } from '../../src/core/models/v2-config.ts';
 import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
 import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
 import { InvalidInputError } from '../../src/core/errors.ts';
-import { GOLDEN, HUB } from '../helpers/golden.ts';
-
-/**
- * Every network of every official model set, on the tiny files of the golden hub mirror, read through the
- * network registry (so a network added there is checked here). The mirror's HiFT is the tiny one, whose
- * sizes come from the parity set's hifigan_tiny.yml (the loader's `vocoderConfig` override).
- */
-const NETWORKS: Record<string, { build: (p: Precision) => GraphBuilder; bigvgan: boolean }> = {};
-const seenSources = new Set<string>();
-for (const [id, set] of Object.entries(MODEL_SETS)) {
-  const files: Record<string, string> = { checkpoint: join(HUB, set.checkpoint.repo, set.checkpoint.file), config: join(HUB, set.config.repo, set.config.file) };
-  const config = parseSeedVcConfig(readFileSync(files.config, 'utf8'), basename(files.config));
-  const family = familyOf(config);
-  for (const f of family.files(config)) {
-    const path = f.hub.map((h) => join(HUB, h.repo, h.file)).find((p) => existsSync(p));
-    assert.ok(path, `${id}: the golden hub has no file for ${f.role}`);
-    files[f.role] = path;
-  }
-  if (config.vocoder.type === 'hifigan') files.vocoderConfig = join(GOLDEN, 'models/hift_tiny/hifigan_tiny.yml');
-  const layout = family.layout(config, {
-    has: (role) => files[role] !== undefined,
-    bytes: (role) => new Uint8Array(readFileSync(files[role])),
-    text: (role) => readFileSync(files[role], 'utf8'),
-    name: (role) => basename(files[role]),
-  });
-  for (const net of layout.networks) {
-    const key = `${net.name}:${net.sources.map((r) => files[r]).join('|')}`;
-    if (seenSources.has(key)) continue; // the same files in another set (CAMPPlus, Whisper)
-    seenSources.add(key);
-    NETWORKS[`${id}/${net.name}`] = { build: (p) => net.build(p), bigvgan: net.name === 'vocoder' && config.vocoder.type === 'bigvgan' };
-  }
-}
-{
-  // Seed-VC v2 (its own family and wrapper config; the parity set's tiny vc_wrapper.yaml)
-  const files: Record<string, string> = { config: join(GOLDEN, 'v2/configs/v2/vc_wrapper.yaml') };
-  const config = parseV2WrapperConfig(readFileSync(files.config, 'utf8'));
-  for (const f of SEED_VC_V2.files(config)) {
-    const path = f.hub.map((h) => join(HUB, h.repo, h.file)).find((p) => existsSync(p));
-    assert.ok(path, `v2: the golden hub has no file for ${f.role}`);
-    files[f.role] = path;
-  }
-  const layout = SEED_VC_V2.layout(config, {
-    has: (role) => files[role] !== undefined,
-    bytes: (role) => new Uint8Array(readFileSync(files[role])),
-    text: (role) => readFileSync(files[role], 'utf8'),
-    name: (role) => basename(files[role]),
-  });
-  for (const net of layout.networks) {
-    const key = `${net.name}:${net.sources.map((r) => files[r]).join('|')}`;
-    if (seenSources.has(key)) continue; // CAMPPlus and BigVGAN 22 kHz: the v1 files
-    seenSources.add(key);
-    NETWORKS[`v2/${net.name}`] = { build: (p) => net.build(p), bigvgan: net.name === 'vocoder' };
-  }
-}
+import { NETWORKS } from '../helpers/networks.ts';
 
 /** Ops that may carry fp16 tensors: the autocast ops, their bias Add, casts, and shape-only ops. */
 const FP16_ALLOWED = new Set([...AUTOCAST_OPS, 'Add', 'Cast', 'Reshape', 'Transpose', 'Split', 'Slice', 'Concat', 'Squeeze', 'Unsqueeze', 'Identity']);
@@ -168,11 +108,104 @@ test('an explicit fp16 request on a device that cannot run it is a clear error',
   assert.equal(resolvePrecision('fp16', CAPS.cpu).mode, 'fp16', 'CPU can run fp16 (slowly): allowed when asked for');
   assert.equal(resolvePrecision('fp16', CAPS.cuda61).mode, 'fp16');
   assert.equal(fp16Support(CAPS.cpu).fast, false);
-  assert.throws(() => resolvePrecision('fp8' as never, CAPS.cpu), /accepted: fp32, fp16, auto/);
+  assert.throws(() => resolvePrecision('fp8' as never, CAPS.cpu), /accepted: fp32, fp16, int8, auto/);
 });
 
 test('--fp16 true|false maps to a precision request', () => {
   assert.equal(precisionFromFp16Flag('true'), 'fp16');
   assert.equal(precisionFromFp16Flag('False'), 'fp32');
   assert.throws(() => precisionFromFp16Flag('maybe'), /true or false/);
+});
+
+// ---- CPU precisions: fp16-storage and int8 ------------------------------------------------------------
+
+/** Registry networks by the kind of graph they are (the mlp DiT of the real-time set has time and style tokens). */
+const BY_KIND: Record<string, (p: Precision) => GraphBuilder> = {
+  dit_wavenet: NETWORKS['offline/dit'].build,
+  dit_mlp_tokens: NETWORKS['realtime/dit'].build,
+  whisper: NETWORKS['offline/content'].build,
+  xlsr: NETWORKS['realtime/content'].build,
+  bigvgan: NETWORKS['offline/vocoder'].build,
+};
+
+test('fp16-storage builds store fp16 weights whose only consumer is a Cast to fp32; all arithmetic fp32', () => {
+  for (const name of ['dit_wavenet', 'whisper', 'bigvgan']) {
+    const g32 = BY_KIND[name]('fp32');
+    const g = BY_KIND[name]('fp16-storage');
+    const nodes = g.summary();
+    const types = g.dtypes();
+    const produced = new Set(nodes.flatMap((n) => n.outputs));
+    let halfWeights = 0;
+    for (const n of nodes) {
+      if (n.opType === 'Cast' && n.inputTypes[0] === 'float16') {
+        assert.ok(!produced.has(n.inputs[0]) && types.has(n.inputs[0]), `${n.name}: casts an fp16 initializer`);
+        assert.equal(n.outputTypes[0], 'float32', `${n.name} casts to fp32`);
+        halfWeights++;
+      } else {
+        assert.ok([...n.inputTypes, ...n.outputTypes].every((t) => t !== 'float16'), `${name}: ${n.name} (${n.opType}) touches fp16`);
+      }
+    }
+    assert.ok(halfWeights > 0, `${name}: fp16 weights found`);
+    assert.equal(g.weightBytes, BY_KIND[name]('fp16').weightBytes, `${name}: the same weight bytes as the fp16 build`);
+    assert.ok(g.weightBytes < g32.weightBytes, `${name}: fewer weight bytes than fp32`);
+  }
+});
+
+test('int8 builds: every per-frame Linear is a DynamicQuantizeMatMul on int8 weights; convs, attention and norms stay fp32', () => {
+  for (const name of ['dit_wavenet', 'dit_mlp_tokens', 'whisper', 'xlsr']) {
+    const g32 = BY_KIND[name]('fp32');
+    const g = BY_KIND[name]('int8');
+    const nodes = g.summary();
+    const types = g.dtypes();
+    const produced = new Set(nodes.flatMap((n) => n.outputs));
+    const quantized = nodes.filter((n) => n.opType === 'DynamicQuantizeMatMul');
+    assert.ok(quantized.length > 0, `${name}: int8 Linear layers`);
+    for (const n of quantized) {
+      assert.equal(types.get(n.inputs[1]), 'int8', `${n.name}: int8 weight`);
+      assert.ok(!produced.has(n.inputs[1]), `${n.name}: the weight is an initializer`);
+      assert.equal(n.inputTypes[0], 'float32', `${n.name}: fp32 activations in (quantized at run time)`);
+      assert.equal(n.outputTypes[0], 'float32', `${n.name}: fp32 out`);
+    }
+    for (const n of nodes) {
+      assert.ok([...n.inputTypes, ...n.outputTypes].every((t) => t !== 'float16'), `${name}: ${n.name} touches fp16`);
+      if (n.opType === 'MatMul') {
+        // What stays a float MatMul: products of two activations, or per-item (timestep/style) Linear layers.
+        const perItem = n.inputs.some((i) => /t_embedder|style|project_layer|cond_layer|adaLN_modulation/.test(i));
+        assert.ok(perItem || n.inputs.every((i) => produced.has(i)), `${name}: ${n.name} is a float MatMul against a weight`);
+      }
+    }
+    // The same convolutions as fp32.
+    const convs = (b: GraphBuilder) => b.summary().filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
+    assert.equal(convs(g), convs(g32), `${name}: convolutions unchanged`);
+    assert.ok(g.weightBytes < g32.weightBytes, `${name}: int8 stores fewer weight bytes`);
+  }
+});
+
+test('int8 mode: a CPU with int8 dot products runs content and DiT in int8, the rest fp32; elsewhere it is refused', () => {
+  const vnni: DeviceCapabilities = { device: 'cpu', int8Dot: 'AVX512-VNNI', name: 'test CPU' };
+  const plan = resolvePrecision('int8', vnni);
+  assert.equal(plan.mode, 'int8');
+  assert.deepEqual(Object.fromEntries(STAGES.map((s) => [s, plan.stages[s].precision])), {
+    content: 'int8', speaker: 'fp32', pitch: 'fp32', length_regulator: 'fp32', dit: 'int8', vocoder: 'fp32',
+  });
+  for (const s of STAGES) assert.ok(plan.stages[s].reason.length > 0);
+  assert.match(plan.reason, /AVX512-VNNI/);
+  assert.throws(() => resolvePrecision('int8', CAPS.cpu), (e: unknown) => e instanceof InvalidInputError && /int8 dot-product/.test((e as Error).message));
+  assert.throws(() => resolvePrecision('int8', CAPS.cuda90), /for CPUs/);
+  assert.throws(() => resolvePrecision('int8', CAPS.webgpuF16), /for CPUs/);
+  // auto keeps fp32 on such a CPU (README: the int8 quality cost is well above fp16's) and says int8 exists.
+  const auto = resolvePrecision('auto', vnni);
+  assert.equal(auto.mode, 'fp32');
+  assert.match(auto.reason, /int8 is available/);
+});
+
+test('fp16 on a CPU builds fp16-storage graphs (memory no higher than fp32); on a GPU true fp16', () => {
+  const cpu = resolvePrecision('fp16', CAPS.cpu);
+  assert.equal(cpu.stages.dit.precision, 'fp16-storage');
+  assert.equal(cpu.stages.content.precision, 'fp16-storage');
+  assert.equal(cpu.stages.vocoder.precision, 'fp32');
+  assert.equal(resolvePrecision('fp16', CAPS.cpu, { vocoderFp16: true }).stages.vocoder.precision, 'fp16-storage');
+  assert.match(cpu.stages.dit.reason, /fp32 arithmetic/);
+  assert.equal(resolvePrecision('fp16', CAPS.cuda61).stages.dit.precision, 'fp16');
+  assert.equal(resolvePrecision('fp16', CAPS.webgpuF16).stages.dit.precision, 'fp16');
 });

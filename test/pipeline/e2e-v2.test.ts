@@ -17,7 +17,7 @@ import { type Tensor, toFloat32 } from '../../src/core/tensor.ts';
 import { SeedVc } from '../../src/node/load.ts';
 import type { SeedVcV2 } from '../../src/node/load-v2.ts';
 import { PROJECT_ROOT, assertClose, assertExactInts, goldenTensors } from '../helpers/golden.ts';
-import { GOLDEN_V2, HUB_V2 } from '../helpers/golden-v2.ts';
+import { GOLDEN_V2, v2Hub } from '../nets/v2/helpers.ts';
 
 interface V2Case {
   id: string;
@@ -42,7 +42,7 @@ let cacheDir: string;
 let model: SeedVcV2;
 before(async () => {
   cacheDir = mkdtempSync(join(tmpdir(), 'seed-vc-e2e-v2-'));
-  model = await SeedVc.load({ model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: HUB_V2(), cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
+  model = await SeedVc.load({ model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: v2Hub(), cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
 });
 after(async () => {
   await model?.dispose();
@@ -118,3 +118,34 @@ for (const id of CASES) {
     t.diagnostic(`CLI output err ${err.toExponential(2)} (tol ${tol}), RTF ${summary.rtf.toFixed(3)}`);
   });
 }
+
+test('fp16 plan: content in fp16, and the default path runs the CFM on an fp32 DiT twin, as the reference forces it', async (t) => {
+  const sessions: string[] = [];
+  const m = await SeedVc.load({
+    model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: v2Hub(), cacheDir, offline: true, precision: 'fp16', device: 'cpu',
+    onEvent: (e) => { if (e.type === 'session') sessions.push(`${e.network}:${e.precision}`); },
+  });
+  try {
+    assert.equal(m.plan.stages.dit.precision, 'fp16');
+    assert.ok(sessions.includes('dit:fp16') && sessions.includes('hubert:fp16'), sessions.join(', '));
+    const id = 'e2e_v2_default';
+    const dir = dirOf(id);
+    const a = load(id).args;
+    const r = await m.convert(wav(join(dir, 'source.wav')), wav(join(dir, 'reference.wav')), {
+      diffusionSteps: a.diffusion_steps, intelligibilityCfgRate: a.intelligibility_cfg_rate, similarityCfgRate: a.similarity_cfg_rate,
+      noise: noiseFromSafetensors(new Uint8Array(readFileSync(join(dir, 'noise.safetensors'))), 'noise.safetensors'),
+    });
+    assert.ok(sessions.includes('dit:fp32'), `the default path opened an fp32 DiT (${sessions.join(', ')})`);
+    const exp = goldenTensors(join('v2', 'e2e', id, 'expected.safetensors'));
+    assert.equal(r.audio.length, exp.get('output')!.shape[0]);
+    assert.ok(r.audio.every(Number.isFinite));
+    // fp16 content may flip a few ids; the rest of the chain is the fp32 one.
+    const ids = Array.from(r.intermediates.sourceWide.data, Number);
+    const gold = Array.from(exp.get('source_wide')!.data as BigInt64Array, Number);
+    const same = ids.filter((v, i) => v === gold[i]).length / gold.length;
+    assert.ok(same >= 0.9, `fp16 content ids: ${(same * 100).toFixed(1)} % equal`);
+    t.diagnostic(`fp16 content ids ${(same * 100).toFixed(1)} % equal; sessions ${sessions.join(', ')}`);
+  } finally {
+    await m.dispose();
+  }
+});

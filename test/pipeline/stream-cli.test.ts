@@ -83,6 +83,29 @@ test('rt_block0p3_nocfg through stdin/stdout as raw f32le PCM equals the file ru
   assert.match(stderr, /compute per block: p50/);
 });
 
+test('raw s16le PCM at 16 kHz in and out: resampled to the model rate and back, as long as the input', async () => {
+  const id = 'rt_block0p3_nocfg';
+  const src = toMono(readWav(new Uint8Array(readFileSync(join(STREAM, id, 'source.wav'))), 'source.wav'));
+  const x16 = resampleSoxr(src, 22050, 16000);
+  const args = caseArgs(id).map((w) => (w === 'source.wav' ? '-' : w));
+  const r = spawnSync(process.execPath, [BIN, ...args, '--format', 's16le', '--rate', '16000', '-q'],
+    { cwd: join(STREAM, id), env, input: Buffer.from(encodePcm(x16, 's16le')), maxBuffer: 1 << 26 });
+  assert.equal(r.status, 0, String(r.stderr));
+  const y = decodePcm(new Uint8Array(r.stdout), 's16le');
+  // whole blocks at 22050 Hz, back at 16 kHz: at least the input, at most one block more
+  assert.ok(y.length >= x16.length && y.length <= x16.length + 0.3 * 16000 + 2, `${y.length} samples for ${x16.length}`);
+  let peak = 0;
+  for (const v of y) peak = Math.max(peak, Math.abs(v));
+  assert.ok(peak > 1e-3, 'converted audio, not silence');
+  // the same conversion as the 22050 Hz run, within the resamplers' and s16's effect: compare the envelopes
+  const g = toFloat32(golden(id).get('output')!).data;
+  const g16 = resampleSoxr(g, 22050, 16000);
+  const energy = (a: Float32Array, i: number) => { let e = 0; for (let j = i; j < i + 1600; j++) e += a[j] * a[j]; return e; };
+  let num = 0, da = 0, db = 0;
+  for (let i = 0; i + 1600 <= g16.length; i += 1600) { const a = energy(y, i), b = energy(g16, i); num += a * b; da += a * a; db += b * b; }
+  assert.ok(num / Math.sqrt(da * db) > 0.9, `envelope correlation ${num / Math.sqrt(da * db)}`);
+});
+
 test('stream CLI: bad input is one line and exit 1, before the model loads', () => {
   const ref = join(STREAM, 'rt_readme_0p18', 'reference.wav');
   const run = (args: string[]) => spawnSync(process.execPath, [BIN, 'stream', '-t', ref, ...args], { cwd: dir, env, encoding: 'utf8', input: '' });

@@ -128,6 +128,43 @@ test('A/A (--b precision=fp32): identical outputs, SNR null with a note, L1 0; b
 
   const bad = ab(join(tmp, 'bad'), ['--b', 'precision=fp8']);
   assert.equal(bad.status, 1);
-  assert.equal(bad.stderr.trim(), "seed-vc: error: --b: precision='fp8' is not accepted (precision takes fp32, fp16, auto)");
+  assert.equal(bad.stderr.trim(), "seed-vc: error: --b: precision='fp8' is not accepted (precision takes fp32, fp16, int8, auto)");
   assert.ok(!existsSync(join(tmp, 'bad')), 'nothing written');
 });
+
+test('--model v2: fp32 vs fp16 on e2e_v2_default, the CFM in the plan precision (what fp16 would cost on the default path)', (t) => {
+  const V2 = join(GOLDEN, 'v2');
+  const dir = join(V2, 'e2e', 'e2e_v2_default');
+  const out = join(tmp, 'report-v2');
+  const env = { ...process.env };
+  delete env.SEED_VC_DNSMOS_DIR;
+  const r = spawnSync(process.execPath, [
+    join(PROJECT_ROOT, 'bin', 'seed-vc.js'), 'ab', '--model', 'v2', '--config', join(V2, 'configs/v2/vc_wrapper.yaml'),
+    '--source', join(dir, 'source.wav'), '--target', join(dir, 'reference.wav'), '--output', out,
+    '--hub-mirror', HUB, '--offline', '--cache-dir', join(tmp, 'cache'), '--device', 'cpu',
+    '--diffusion-steps', '4', '--noise', join(dir, 'noise.safetensors'), '--json',
+  ], { encoding: 'utf8', cwd: PROJECT_ROOT, env });
+  assert.equal(r.status, 0, `seed-vc ab exited ${r.status}: ${r.stderr}`);
+  const report: AbReport = JSON.parse(r.stdout);
+  const { a, b } = report.sides;
+  const c = report.comparison;
+  assert.equal(a.precision.stages.dit.precision, 'fp32');
+  assert.equal(b.precision.stages.dit.precision, 'fp16');
+  assert.ok(Math.abs(a.outputSeconds - 88064 / 22050) < 1e-9, 'side A has the golden output length');
+  assert.ok(isNum(c.snrDb) && c.snrDb! > 0, `SNR ${c.snrDb}`);
+  assert.ok(isNum(c.logMelL1) && c.logMelL1! > 0, `log-mel L1 ${c.logMelL1}`);
+  const gold = readSafetensorsOutput(join(dir, 'expected.safetensors'));
+  const A = wav(join(out, AB_FILES.a)).samples;
+  let max = 0, ss = 0;
+  for (let i = 0; i < gold.length; i++) { max = Math.max(max, Math.abs(A[i] - gold[i])); ss += gold[i] * gold[i]; }
+  const err = max / Math.sqrt(ss / gold.length);
+  assert.ok(err < 2e-3, `side A (fp32) reproduces the golden output: err ${err}`);
+  t.diagnostic(`v2 fp16 vs fp32: L1 ${c.logMelL1} MCD ${c.mcdDb} dB SNR ${c.snrDb} dB; A vs golden ${err.toExponential(2)}`);
+});
+
+function readSafetensorsOutput(p: string): Float32Array {
+  const b = new Uint8Array(readFileSync(p));
+  const n = Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true));
+  const h = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n))).output;
+  return new Float32Array(b.slice(8 + n + h.data_offsets[0], 8 + n + h.data_offsets[1]).buffer);
+}

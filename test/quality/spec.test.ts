@@ -12,7 +12,7 @@ test('specs parse every key', () => {
 });
 
 test('bad specs are one-line errors naming the side and what is accepted', () => {
-  assert.throws(() => parseSideSpec('precision=fp8', '--b'), /^InvalidInputError: --b: precision='fp8' is not accepted \(precision takes fp32, fp16, auto\)$/);
+  assert.throws(() => parseSideSpec('precision=fp8', '--b'), /^InvalidInputError: --b: precision='fp8' is not accepted \(precision takes fp32, fp16, int8, auto\)$/);
   assert.throws(() => parseSideSpec('speed=2', '--a'), /--a: unknown key 'speed' \(accepted: precision, device, vocoder-fp16, diffusion-steps, inference-cfg-rate\)/);
   assert.throws(() => parseSideSpec('fp16'), /not key=value/);
   assert.throws(() => parseSideSpec('device=cpu,device=cuda'), /given twice/);

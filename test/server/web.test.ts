@@ -86,6 +86,16 @@ run(`convert in the web app (Chromium at ${CHROMIUM})`, async (t) => {
   assert.equal(await page.getByRole('tab', { name: 'History' }).getAttribute('aria-selected'), 'true');
   assert.equal(await page.locator('#history li').count(), 1);
 
+  // The A/B tab compares fp32 and fp16 on the same inputs and shows the report.
+  await page.getByRole('tab', { name: 'A/B' }).click();
+  await page.getByLabel('A/B diffusion steps', { exact: true }).fill('2');
+  await page.getByRole('button', { name: 'Run A/B' }).click();
+  await page.locator('#ab-report').waitFor({ state: 'visible', timeout: 120_000 });
+  const report = page.frameLocator('#ab-report');
+  await report.locator('img').first().waitFor({ timeout: 20_000 });
+  assert.ok(await report.locator('img').count() >= 3, 'the report shows its spectrogram figures');
+  await page.screenshot({ path: join(ARTIFACTS, 'web-app-ab.png'), fullPage: true });
+
   // A narrow screen: nothing wider than the viewport.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole('tab', { name: 'Convert' }).click();

@@ -37,13 +37,51 @@ const MAX_WARNINGS = 20;
 interface ParsedFrame { data: Uint8Array; samples: number; header?: { sampleRate?: number; blockSize?: number } }
 interface ParsedPage { codecFrames: ParsedFrame[] }
 
-/** Frames (FLAC) or Ogg pages as codec-parser splits them; the decoders are fed exactly these. */
-async function parseFrames<T>(bytes: Uint8Array, mime: 'audio/flac' | 'application/ogg'): Promise<T[]> {
+/** Compressed streams are parsed and decoded in chunks of this many bytes, so parser state stays small. */
+const CHUNK = 1 << 16;
+
+/**
+ * Walks the frames codec-parser finds (the frames the decoders are fed), chunk by chunk and keeping
+ * none, calling `onFrame` for each; `onFrame` throws to stop early. FLAC frames come bare, Ogg
+ * streams as pages holding them.
+ */
+async function forEachFrame(bytes: Uint8Array, mime: 'audio/flac' | 'application/ogg', onFrame: (f: ParsedFrame) => void): Promise<void> {
   const { default: CodecParser } = await import('codec-parser');
-  return [...new CodecParser(mime, { enableFrameCRC32: false }).parseAll(bytes)] as unknown as T[];
+  const parser = new CodecParser(mime, { enableFrameCRC32: false });
+  const walk = (items: Iterator<unknown>) => {
+    for (let r = items.next(); !r.done; r = items.next()) {
+      const item = r.value as ParsedFrame & Partial<ParsedPage>;
+      if (item.codecFrames) for (const f of item.codecFrames) onFrame(f);
+      else onFrame(item);
+    }
+  };
+  for (let at = 0; at < bytes.length; at += CHUNK) walk(parser.parseChunk(bytes.subarray(at, at + CHUNK)));
+  walk(parser.flush());
 }
 
-/** Samples a FLAC decoder may return beyond the STREAMINFO total before the stream counts as damaged. */
+/** A streaming wasm decoder (FLAC, Vorbis): chunks in, audio out, then what it held back. */
+interface StreamingDecoder extends WasmDecoder<WasmDecoded> {
+  decode(chunk: Uint8Array): Promise<WasmDecoded>;
+  flush(): Promise<WasmDecoded>;
+}
+
+/** Feeds `bytes` to a streaming decoder chunk by chunk, stopping as soon as the output crosses the limit. */
+async function decodeStreaming(decoder: StreamingDecoder, bytes: Uint8Array, fileName: string, maxSeconds: number): Promise<WasmDecoded> {
+  return withDecoder(decoder, async () => {
+    const parts: WasmDecoded[] = [];
+    let frames = 0;
+    const take = (d: WasmDecoded) => {
+      parts.push(d);
+      frames += d.samplesDecoded;
+      if (d.sampleRate > 0) checkDuration(fileName, frames, d.sampleRate, maxSeconds, 'decoding stopped after');
+    };
+    for (let at = 0; at < bytes.length; at += CHUNK) take(await decoder.decode(bytes.subarray(at, at + CHUNK)));
+    take(await decoder.flush());
+    return joinDecoded(parts);
+  });
+}
+
+/** How far (in samples, 1 ms) the decoded length may differ from the STREAMINFO total before the stream counts as damaged. */
 const flacTolerance = (rate: number) => Math.floor(rate / 1000);
 
 /**
@@ -60,22 +98,16 @@ export async function decodeFlac(bytes: Uint8Array, fileName: string, limits?: D
     if (info.totalSamples > 0) checkDuration(fileName, info.totalSamples, info.sampleRate, maxSeconds, 'STREAMINFO declares');
   }
   const decoded = await run(fileName, 'FLAC', async () => {
-    const frames = ogg
-      ? (await parseFrames<ParsedPage>(bytes, 'application/ogg')).flatMap((p) => p.codecFrames ?? [])
-      : await parseFrames<ParsedFrame>(bytes, 'audio/flac');
     let seconds = 0;
-    for (const f of frames) {
+    await forEachFrame(bytes, ogg ? 'application/ogg' : 'audio/flac', (f) => {
       const rate = f.header?.sampleRate ?? info?.sampleRate;
-      if (rate === undefined) continue;
+      if (rate === undefined) return;
       checkSampleRate(fileName, rate, 'a FLAC frame header declares');
       seconds += (f.header?.blockSize ?? f.samples) / rate;
-    }
-    checkDuration(fileName, seconds, 1, maxSeconds, 'the FLAC frames hold');
+      checkDuration(fileName, seconds, 1, maxSeconds, 'the FLAC frames hold at least');
+    });
     const { FLACDecoder } = await import('@wasm-audio-decoders/flac');
-    const decoder = new FLACDecoder() as unknown as WasmDecoder<WasmDecoded & { bitDepth: number }> & {
-      decodeFrames(frames: Uint8Array[]): Promise<WasmDecoded & { bitDepth: number }>;
-    };
-    return withDecoder(decoder, (d) => (d as typeof decoder).decodeFrames(frames.map((f) => f.data)));
+    return decodeStreaming(new FLACDecoder() as unknown as StreamingDecoder, bytes, fileName, maxSeconds) as Promise<WasmDecoded & { bitDepth: number }>;
   });
   const audio = finish(fileName, 'FLAC', decoded, maxSeconds);
   if (decoded.errors?.length) {
@@ -126,42 +158,31 @@ function rescaleFlac(channelData: Float32Array[], bitDepth: number): void {
   }
 }
 
-/** Decodes Ogg Vorbis, page by page, stopping as soon as the decoded duration crosses the limit. */
+/**
+ * Decodes Ogg Vorbis. A first pass sums codec-parser's per-packet lengths (exact for an honest setup
+ * header) and stops at the limit, so a file of one-byte packets is refused early; the decode then
+ * streams and stops as soon as its output crosses the limit, whatever the setup header claimed.
+ */
 export async function decodeOggVorbis(bytes: Uint8Array, fileName: string, limits?: DecodeLimits): Promise<DecodedAudio> {
   const maxSeconds = maxSecondsOf(limits);
   const decoded = await run(fileName, 'Vorbis', async () => {
-    const pages = await parseFrames<ParsedPage>(bytes, 'application/ogg');
-    // codec-parser's per-packet lengths: exact for an honest setup header, refused early when over the limit
     let estimate = 0;
     let rate: number | undefined;
-    for (const p of pages) {
-      for (const f of p.codecFrames ?? []) {
-        if (rate === undefined && f.header?.sampleRate !== undefined) {
-          rate = f.header.sampleRate;
-          checkSampleRate(fileName, rate, 'the Vorbis header declares');
-        }
-        estimate += f.samples;
+    await forEachFrame(bytes, 'application/ogg', (f) => {
+      if (rate === undefined && f.header?.sampleRate !== undefined) {
+        rate = f.header.sampleRate;
+        checkSampleRate(fileName, rate, 'the Vorbis header declares');
       }
-    }
-    if (rate !== undefined) checkDuration(fileName, estimate, rate, maxSeconds, 'the Vorbis packets hold');
-    const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
-    const decoder = new OggVorbisDecoder() as unknown as WasmDecoder<WasmDecoded> & { decodeOggPages(pages: ParsedPage[]): Promise<WasmDecoded> };
-    return withDecoder(decoder, async () => {
-      const parts: WasmDecoded[] = [];
-      let frames = 0;
-      for (const page of pages) {
-        const d = await decoder.decodeOggPages([page]);
-        parts.push(d);
-        frames += d.samplesDecoded;
-        if (d.sampleRate > 0) checkDuration(fileName, frames, d.sampleRate, maxSeconds, 'decoding stopped after');
-      }
-      return joinDecoded(parts);
+      estimate += f.samples;
+      if (rate !== undefined) checkDuration(fileName, estimate, rate, maxSeconds, 'the Vorbis packets hold at least');
     });
+    const { OggVorbisDecoder } = await import('@wasm-audio-decoders/ogg-vorbis');
+    return decodeStreaming(new OggVorbisDecoder() as unknown as StreamingDecoder, bytes, fileName, maxSeconds);
   });
   return finish(fileName, 'Vorbis', decoded, maxSeconds);
 }
 
-/** Concatenates per-page decoder outputs. */
+/** Concatenates the decoder's outputs of successive chunks. */
 function joinDecoded(parts: WasmDecoded[]): WasmDecoded {
   const withAudio = parts.filter((p) => p.samplesDecoded > 0 && p.channelData.length > 0);
   const channels = withAudio.length ? Math.min(...withAudio.map((p) => p.channelData.length)) : 0;
@@ -177,6 +198,7 @@ function joinDecoded(parts: WasmDecoded[]): WasmDecoded {
     return out;
   });
   return {
+    ...(withAudio[0] ?? parts[0]), // codec extras such as FLAC's bitDepth
     channelData,
     samplesDecoded: frames,
     sampleRate: withAudio[0]?.sampleRate ?? parts[0]?.sampleRate ?? 0,
@@ -193,7 +215,7 @@ export async function decodeOggOpus(bytes: Uint8Array, fileName: string, limits?
   const decoded = await run(fileName, 'Opus', async () => {
     checkDuration(fileName, opusStreamSamples(bytes), 48000, maxSeconds, 'the Opus packets hold');
     const { OggOpusDecoder } = await import('ogg-opus-decoder');
-    return withDecoder(new OggOpusDecoder() as WasmDecoder<WasmDecoded>, (d) => d.decodeFile(bytes));
+    return decodeStreaming(new OggOpusDecoder() as unknown as StreamingDecoder, bytes, fileName, maxSeconds);
   });
   const audio = finish(fileName, 'Opus', decoded, maxSeconds);
   return trimOpusTail(audio, opusStreamLength(bytes));

@@ -5,6 +5,7 @@
  */
 import { parse } from 'yaml';
 import { InvalidInputError } from '../errors.ts';
+import { ConfigBounds } from './bounds.ts';
 
 export interface MelParams {
   sampleRate: number;
@@ -70,6 +71,29 @@ export function findMultiple(n: number, k: number): number {
   return n % k === 0 ? n : n + k - (n % k);
 }
 
+/**
+ * Accepted ranges of the values that size the networks: the official presets use sr 22050 / 44100,
+ * n_fft 1024 / 2048, 80 / 128 mels, DiT 384..768 wide, 8..17 deep, 6..12 heads, WaveNet 8 layers of kernel
+ * 5; each bound leaves ample headroom above that and keeps a hostile config from sizing gigabytes.
+ */
+export const SEED_VC_CONFIG_BOUNDS = {
+  sampleRate: [8000, 96_000],
+  nFft: [16, 8192],
+  nMels: [1, 512],
+  width: [1, 8192],
+  heads: [1, 256],
+  depth: [1, 256],
+  mels: [1, 1024],
+  samplingRatios: 16,
+  nF0Bins: [1, 4096],
+  wavenetLayers: [1, 256],
+  kernelSize: [1, 63],
+  dilationRate: [1, 16],
+  /** Largest WaveNet dilation (dilation_rate ** (num_layers - 1)). */
+  maxDilation: 4096,
+  outputLayer: [1, 128],
+} as const;
+
 /** Parses a Seed-VC YAML config. `source` names the file in errors. */
 export function parseSeedVcConfig(text: string, source = 'config'): SeedVcConfig {
   let doc: unknown;
@@ -78,51 +102,58 @@ export function parseSeedVcConfig(text: string, source = 'config'): SeedVcConfig
   } catch (e) {
     throw new InvalidInputError(`${source}: not valid YAML (${(e as Error).message})`);
   }
-  const root = new Reader(doc, source);
+  const B = SEED_VC_CONFIG_BOUNDS;
+  const root = new Reader(doc, source, '');
   const pre = root.obj('preprocess_params');
   const spect = pre.obj('spect_params');
   const mp = root.obj('model_params');
   const lr = mp.obj('length_regulator');
   const dit = mp.obj('DiT');
+  const tok = mp.obj('speech_tokenizer');
+  const voc = mp.obj('vocoder');
   const fmaxRaw = spect.opt('fmax');
-  const hidden = dit.num('hidden_dim');
+  const sampleRate = pre.int('sr', ...B.sampleRate);
+  const nFft = spect.int('n_fft', ...B.nFft);
+  const hidden = dit.int('hidden_dim', ...B.width);
+  const numHeads = dit.int('num_heads', ...B.heads);
+  if (hidden % numHeads !== 0) dit.fail('hidden_dim', hidden, `a multiple of num_heads (${numHeads})`);
   const cfg: SeedVcConfig = {
     mel: {
-      sampleRate: pre.num('sr'),
-      nFft: spect.num('n_fft'),
-      winLength: spect.num('win_length'),
-      hopLength: spect.num('hop_length'),
-      nMels: spect.num('n_mels'),
-      fmin: (spect.opt('fmin') as number | undefined) ?? 0,
+      sampleRate,
+      nFft,
+      winLength: spect.int('win_length', 1, nFft),
+      hopLength: spect.int('hop_length', 1, nFft),
+      nMels: spect.int('n_mels', ...B.nMels),
+      fmin: spect.optNum('fmin', 0, sampleRate / 2) ?? 0,
       // inference.py: fmax is None when the key is absent or the string "None"; any other value
       // (a number, even YAML null) selects 8000.
       fmax: fmaxRaw === undefined || fmaxRaw === 'None' ? null : 8000,
     },
     speechTokenizer: {
-      type: mp.obj('speech_tokenizer').oneOf('type', ['whisper', 'xlsr', 'cnhubert'] as const),
-      name: mp.obj('speech_tokenizer').str('name'),
-      outputLayer: mp.obj('speech_tokenizer').opt('output_layer') as number | undefined,
+      type: tok.oneOf('type', ['whisper', 'xlsr', 'cnhubert'] as const),
+      name: tok.str('name'),
+      outputLayer: tok.optInt('output_layer', ...B.outputLayer),
     },
-    styleDim: mp.obj('style_encoder').num('dim'),
+    styleDim: mp.obj('style_encoder').int('dim', ...B.width),
     vocoder: {
-      type: mp.obj('vocoder').oneOf('type', ['bigvgan', 'hifigan', 'vocos'] as const),
-      name: mp.obj('vocoder').opt('name') as string | undefined,
+      type: voc.oneOf('type', ['bigvgan', 'hifigan', 'vocos'] as const),
+      name: voc.optStr('name'),
     },
     lengthRegulator: {
-      channels: lr.num('channels'),
-      inChannels: (lr.opt('in_channels') as number | undefined) ?? 0,
-      samplingRatios: (lr.opt('sampling_ratios') as number[] | undefined) ?? [],
+      channels: lr.int('channels', ...B.width),
+      inChannels: lr.optInt('in_channels', 0, B.width[1]) ?? 0,
+      samplingRatios: lr.optIntList('sampling_ratios', 1, 16, B.samplingRatios) ?? [],
       isDiscrete: Boolean(lr.opt('is_discrete')),
       f0Condition: Boolean(lr.opt('f0_condition')),
-      nF0Bins: (lr.opt('n_f0_bins') as number | undefined) ?? 512,
+      nF0Bins: lr.optInt('n_f0_bins', ...B.nF0Bins) ?? 512,
       groups: 1,
     },
     dit: {
       hiddenDim: hidden,
-      numHeads: dit.num('num_heads'),
-      depth: dit.num('depth'),
-      inChannels: dit.num('in_channels'),
-      contentDim: dit.num('content_dim'),
+      numHeads,
+      depth: dit.int('depth', ...B.depth),
+      inChannels: dit.int('in_channels', ...B.mels),
+      contentDim: dit.int('content_dim', ...B.width),
       styleCondition: Boolean(dit.opt('style_condition')),
       finalLayerType: dit.oneOf('final_layer_type', ['wavenet', 'mlp'] as const),
       longSkipConnection: Boolean(dit.opt('long_skip_connection')),
@@ -140,11 +171,14 @@ export function parseSeedVcConfig(text: string, source = 'config'): SeedVcConfig
   if (cfg.dit.finalLayerType === 'wavenet') {
     const wn = mp.obj('wavenet');
     cfg.wavenet = {
-      hiddenDim: wn.num('hidden_dim'),
-      numLayers: wn.num('num_layers'),
-      kernelSize: wn.num('kernel_size'),
-      dilationRate: wn.num('dilation_rate'),
+      hiddenDim: wn.int('hidden_dim', ...B.width),
+      numLayers: wn.int('num_layers', ...B.wavenetLayers),
+      kernelSize: wn.int('kernel_size', ...B.kernelSize),
+      dilationRate: wn.int('dilation_rate', ...B.dilationRate),
     };
+    if (cfg.wavenet.dilationRate ** (cfg.wavenet.numLayers - 1) > B.maxDilation) {
+      wn.fail('dilation_rate', cfg.wavenet.dilationRate, `dilation_rate ** (num_layers - 1) <= ${B.maxDilation} (num_layers is ${cfg.wavenet.numLayers})`);
+    }
   }
   if (cfg.lengthRegulator.isDiscrete) {
     throw new InvalidInputError(`${source}: discrete-token length regulators (is_discrete: true) are not supported; the released Seed-VC models use continuous content`);
@@ -155,42 +189,60 @@ export function parseSeedVcConfig(text: string, source = 'config'): SeedVcConfig
   return cfg;
 }
 
-/** Typed access to a YAML mapping with errors that name the config path. */
+/** Typed, bounded access to a YAML mapping; errors name the file and the key's path in it. */
 class Reader {
-  constructor(private readonly value: unknown, private readonly path: string) {}
+  private readonly bounds: ConfigBounds;
+
+  constructor(private readonly value: unknown, source: string, private readonly path: string) {
+    this.bounds = new ConfigBounds(source);
+  }
+
+  private key(k: string): string { return this.path ? `${this.path}.${k}` : k; }
 
   private get map(): Record<string, unknown> {
     if (typeof this.value !== 'object' || this.value === null || Array.isArray(this.value)) {
-      throw new InvalidInputError(`${this.path}: expected a mapping`);
+      this.bounds.fail(this.path || 'the document', this.value, 'a mapping');
     }
     return this.value as Record<string, unknown>;
   }
 
-  opt(key: string): unknown { return this.map[key]; }
+  fail(k: string, v: unknown, accepted: string): never { return this.bounds.fail(this.key(k), v, accepted); }
 
-  obj(key: string): Reader {
-    const v = this.map[key];
-    if (v === undefined) throw new InvalidInputError(`${this.path}.${key}: missing`);
-    return new Reader(v, `${this.path}.${key}`);
+  opt(k: string): unknown { return Object.hasOwn(this.map, k) ? this.map[k] : undefined; }
+
+  obj(k: string): Reader {
+    const v = this.opt(k);
+    if (v === undefined) this.fail(k, v, 'a mapping');
+    return new Reader(v, this.bounds.source, this.key(k));
   }
 
-  num(key: string): number {
-    const v = this.map[key];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidInputError(`${this.path}.${key}: expected a number, got ${JSON.stringify(v)}`);
-    return v;
+  int(k: string, min: number, max: number): number { return this.bounds.int(this.key(k), this.opt(k), min, max); }
+
+  optInt(k: string, min: number, max: number): number | undefined {
+    const v = this.opt(k);
+    return v === undefined || v === null ? undefined : this.bounds.int(this.key(k), v, min, max);
   }
 
-  str(key: string): string {
-    const v = this.map[key];
-    if (typeof v !== 'string') throw new InvalidInputError(`${this.path}.${key}: expected a string, got ${JSON.stringify(v)}`);
-    return v;
+  optNum(k: string, min: number, max: number): number | undefined {
+    const v = this.opt(k);
+    return v === undefined || v === null ? undefined : this.bounds.num(this.key(k), v, min, max);
   }
 
-  oneOf<T extends string>(key: string, allowed: readonly T[]): T {
-    const v = this.map[key];
-    if (!allowed.includes(v as T)) {
-      throw new InvalidInputError(`${this.path}.${key}: ${JSON.stringify(v)} is not supported (accepted: ${allowed.join(', ')})`);
-    }
+  optIntList(k: string, min: number, max: number, maxLength: number): number[] | undefined {
+    const v = this.opt(k);
+    return v === undefined || v === null ? undefined : this.bounds.intList(this.key(k), v, { min, max, minLength: 0, maxLength });
+  }
+
+  str(k: string): string { return this.bounds.str(this.key(k), this.opt(k)); }
+
+  optStr(k: string): string | undefined {
+    const v = this.opt(k);
+    return v === undefined || v === null ? undefined : this.bounds.str(this.key(k), v);
+  }
+
+  oneOf<T extends string>(k: string, allowed: readonly T[]): T {
+    const v = this.opt(k);
+    if (!allowed.includes(v as T)) this.fail(k, v, allowed.join(', '));
     return v as T;
   }
 }

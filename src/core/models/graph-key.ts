@@ -1,13 +1,16 @@
 /**
  * The content key of a built ONNX graph: everything that determines its bytes — the sha256 of each source
- * file, the network name, the precision, the builder version and any extra options. Node's on-disk cache
+ * file, the network name, the precision, the builders themselves (the package version and
+ * BUILDER_FINGERPRINT, the sha256 of the builders' sources that scripts/graph-fingerprint.mjs regenerates,
+ * so the key moves by itself when a builder changes) and any extra options. Node's on-disk cache
  * (src/node/graph-cache.ts) and the browser's OPFS cache (src/browser/graph-store.ts) both name graphs by
  * it, so the same files give the same key everywhere.
  */
 import { sha256Hex } from '../hash/sha256.ts';
+import { BUILDER_FINGERPRINT, PACKAGE_VERSION } from '../onnx/builder-fingerprint.ts';
 
-/** Bump when a builder changes what it emits for the same weights. */
-export const GRAPH_FORMAT_VERSION = 3; // 2: HiFT graphs also output f0; 3: Slice without an empty steps input
+/** What the builders are: a change to any builder source changes the key of every cached graph. */
+export const GRAPH_BUILDER_KEY = `${PACKAGE_VERSION}+${BUILDER_FINGERPRINT}`;
 
 export interface GraphKey {
   network: string;
@@ -18,7 +21,7 @@ export interface GraphKey {
   extra?: unknown;
 }
 
-/** 32 hex digits: the first half of sha256 over the key's JSON (with the format version). */
+/** 32 hex digits: the first half of sha256 over the key's JSON (with the builder key). */
 export function graphHash(key: GraphKey): string {
-  return sha256Hex(JSON.stringify({ v: GRAPH_FORMAT_VERSION, ...key })).slice(0, 32);
+  return sha256Hex(JSON.stringify({ builder: GRAPH_BUILDER_KEY, ...key })).slice(0, 32);
 }

@@ -34,6 +34,7 @@ import type { GraphBuilder } from '../onnx/graph.ts';
 import type { Precision } from '../onnx/nn.ts';
 import { type ContentEncoder, WhisperContentEncoder, XlsrContentEncoder } from '../pipeline/content.ts';
 import type { ConverterSessions } from '../pipeline/convert.ts';
+import { hazardFor } from '../pipeline/guard.ts';
 import { RmvpePitchExtractor } from '../pipeline/pitch.ts';
 import { GraphVocoder, HiftVocoder, type Vocoder } from '../pipeline/vocoder.ts';
 import type { PrecisionPlan, StageName } from '../precision.ts';
@@ -136,12 +137,14 @@ export const SEED_VC_V1: ModelFamily = {
   layout(config, src) {
     const tok = config.speechTokenizer;
     // The content encoder's config.json, parsed once for the graph build and the encoder wrapper.
-    const whisperCfg: WhisperEncoderConfig | undefined = tok.type === 'whisper' ? parseWhisperConfig(src.text('contentConfig')) : undefined;
-    const xlsrCfg: Wav2vec2Config | undefined = tok.type === 'xlsr' ? parseWav2vec2Config(src.text('contentConfig'), tok.outputLayer) : undefined;
+    const whisperCfg: WhisperEncoderConfig | undefined = tok.type === 'whisper' ? parseWhisperConfig(src.text('contentConfig'), src.name('contentConfig')) : undefined;
+    const xlsrCfg: Wav2vec2Config | undefined = tok.type === 'xlsr' ? parseWav2vec2Config(src.text('contentConfig'), tok.outputLayer, src.name('contentConfig')) : undefined;
     const hifigan = config.vocoder.type === 'hifigan';
     const hiftCfg: HiftConfig | undefined = hifigan
       ? (src.has('vocoderConfig') ? parseHiftConfig(src.text('vocoderConfig'), src.name('vocoderConfig')) : parseHiftConfig(HIFT_BUILTIN, 'built-in configs/hifigan.yml'))
       : undefined;
+    // Every config is parsed (and range-checked) here, before any graph is built.
+    const bigvganCfg = hifigan ? undefined : parseBigvganConfig(src.text('vocoderConfig'), src.name('vocoderConfig'));
     const hasPitch = config.lengthRegulator.f0Condition;
 
     let dit: DitCheckpoint | undefined;
@@ -178,8 +181,7 @@ export const SEED_VC_V1: ModelFamily = {
             checkShapes(store, hiftParamShapes(cfg), src.name('vocoder'));
             return buildHift(cfg, store, { precision, f0Output: true });
           }
-          const c = parseBigvganConfig(src.text('vocoderConfig'));
-          return buildBigvgan(c, loadBigvganWeights(src.bytes('vocoder'), src.name('vocoder'), c), { precision });
+          return buildBigvgan(bigvganCfg!, loadBigvganWeights(src.bytes('vocoder'), src.name('vocoder'), bigvganCfg!), { precision });
         },
       },
     ];
@@ -203,10 +205,10 @@ export const SEED_VC_V1: ModelFamily = {
     return {
       networks,
       async sessions(open, plan, log = () => {}) {
-        // fp32 twins of the fp16 stages, opened on the guard's first need only.
+        // fp32 twins of the fp16 / int8 stages, opened on the guard's first need only.
         const fp32Twin = <T>(name: NetworkName, wrap: (s: NetSession) => T): (() => Promise<T>) | undefined => {
           const stage = networks.find((n) => n.name === name)!.stage;
-          if (plan.stages[stage].precision !== 'fp16') return undefined;
+          if (plan.stages[stage].precision === 'fp32') return undefined;
           let pending: Promise<T> | undefined;
           return () => (pending ??= (async () => {
             log(`fp16 guard: opening an fp32 ${name} session`);
@@ -224,6 +226,7 @@ export const SEED_VC_V1: ModelFamily = {
             content: fp32Twin('content', makeContent),
             estimator: fp32Twin('dit', (s) => s),
             vocoder: fp32Twin('vocoder', makeVocoder),
+            hazard: { content: hazardFor(plan.stages.content.precision), estimator: hazardFor(plan.stages.dit.precision), vocoder: hazardFor(plan.stages.vocoder.precision) },
           },
         };
       },

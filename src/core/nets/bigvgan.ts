@@ -67,6 +67,13 @@ export interface BigvganBuildOptions {
 const FILTER_SIZE = 12;
 const SNAKE_EPS = 1e-9;
 
+/**
+ * Accepted sizes: the official v2 generators use 80 / 100 / 128 mels, six upsampling stages of rate <= 8
+ * (kernels <= 16, hop 256 / 512), 1536 initial channels and resblock kernels 3, 7, 11 with dilations 1, 3, 5;
+ * the bounds leave ample headroom and keep a hostile config from sizing gigabytes.
+ */
+export const BIGVGAN_CONFIG_BOUNDS = { mels: 512, stages: 16, upsampleRate: 64, kernel: 256, hop: 8192, channels: 8192, resblockKernel: 63, dilation: 64 } as const;
+
 /** Parses the official BigVGAN config.json (text or parsed object) into the generator fields. */
 export function parseBigvganConfig(json: unknown, source = 'config.json'): BigvganConfig {
   let obj: unknown = json;
@@ -78,11 +85,12 @@ export function parseBigvganConfig(json: unknown, source = 'config.json'): Bigvg
   const bad = (key: string, what: string): never => {
     throw new InvalidInputError(`${source}: '${key}' ${o[key] === undefined ? 'is missing' : `is ${JSON.stringify(o[key])}`}, expected ${what}`);
   };
-  const posInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
-  const int = (key: string): number => (posInt(o[key]) ? o[key] as number : bad(key, 'a positive integer'));
-  const ints = (key: string): number[] => {
+  const B = BIGVGAN_CONFIG_BOUNDS;
+  const posInt = (v: unknown, max: number): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0 && v <= max;
+  const int = (key: string, max: number): number => (posInt(o[key], max) ? o[key] as number : bad(key, `an integer in 1..${max}`));
+  const ints = (key: string, max: number): number[] => {
     const v = o[key];
-    return Array.isArray(v) && v.length > 0 && v.every(posInt) ? [...v] as number[] : bad(key, 'a non-empty list of positive integers');
+    return Array.isArray(v) && v.length > 0 && v.length <= B.stages && v.every((x) => posInt(x, max)) ? [...v] as number[] : bad(key, `a list of 1..${B.stages} integers in 1..${max}`);
   };
   const bool = (key: string, dflt?: boolean): boolean => {
     const v = o[key];
@@ -94,25 +102,26 @@ export function parseBigvganConfig(json: unknown, source = 'config.json'): Bigvg
   if (resblock !== '1' && resblock !== '2') bad('resblock', '"1" or "2"');
   const activation = o.activation;
   if (activation !== 'snake' && activation !== 'snakebeta') bad('activation', '"snake" or "snakebeta"');
-  const upsampleRates = ints('upsample_rates');
-  const upsampleKernelSizes = ints('upsample_kernel_sizes');
+  const upsampleRates = ints('upsample_rates', B.upsampleRate);
+  if (upsampleRates.reduce((x, y) => x * y, 1) > B.hop) bad('upsample_rates', `rates whose product (the hop size) is at most ${B.hop}`);
+  const upsampleKernelSizes = ints('upsample_kernel_sizes', B.kernel);
   if (upsampleKernelSizes.length !== upsampleRates.length) bad('upsample_kernel_sizes', `${upsampleRates.length} entries (one per upsample rate)`);
   upsampleRates.forEach((u, i) => {
     // padding (k - u) / 2 must be exact for the stage to multiply the length by u
     if ((upsampleKernelSizes[i] - u) % 2 !== 0 || upsampleKernelSizes[i] < u) bad('upsample_kernel_sizes', `kernel sizes k with k >= u and k - u even (stage ${i}: u = ${u})`);
   });
-  const upsampleInitialChannel = int('upsample_initial_channel');
+  const upsampleInitialChannel = int('upsample_initial_channel', B.channels);
   if (upsampleInitialChannel % 2 ** upsampleRates.length !== 0) bad('upsample_initial_channel', `a multiple of ${2 ** upsampleRates.length}`);
-  const resblockKernelSizes = ints('resblock_kernel_sizes');
+  const resblockKernelSizes = ints('resblock_kernel_sizes', B.resblockKernel);
   // 'same' padding (k - 1) * d / 2 needs odd kernels, or the residual adds would not line up
   if (resblockKernelSizes.some((k) => k % 2 === 0)) bad('resblock_kernel_sizes', 'odd kernel sizes');
   const dil = o.resblock_dilation_sizes;
-  if (!Array.isArray(dil) || dil.length !== resblockKernelSizes.length || !dil.every((d) => Array.isArray(d) && d.length > 0 && d.every(posInt))) {
-    bad('resblock_dilation_sizes', `${resblockKernelSizes.length} non-empty lists of positive integers (one per resblock kernel)`);
+  if (!Array.isArray(dil) || dil.length !== resblockKernelSizes.length || !dil.every((d) => Array.isArray(d) && d.length > 0 && d.length <= B.stages && d.every((x) => posInt(x, B.dilation)))) {
+    bad('resblock_dilation_sizes', `${resblockKernelSizes.length} lists (one per resblock kernel) of 1..${B.stages} integers in 1..${B.dilation}`);
   }
   const samplingRate = o.sampling_rate;
   return {
-    numMels: int('num_mels'),
+    numMels: int('num_mels', B.mels),
     upsampleRates,
     upsampleKernelSizes,
     upsampleInitialChannel,

@@ -51,7 +51,7 @@ export function buildDitEstimator(cfg: DitShapes, w: Weights, opts: DitBuildOpti
   const style = g.input('style', 'float32', ['batch', cfg.styleDim]);
   const cond = g.input('cond', 'float32', ['batch', 'frames', d.contentDim]);
 
-  const t1 = g.scope('t_embedder', () => timestepEmbedder(nn, w, 't_embedder.', t));
+  const t1 = g.scope('t_embedder', () => nn.perItem(() => timestepEmbedder(nn, w, 't_embedder.', t)));
   const condProj = g.scope('cond_projection', () => nn.linear(cond, w.get('cond_projection.weight'), w.get('cond_projection.bias')));
   const xT = nn.transpose(x, [0, 2, 1]);
   const promptT = nn.transpose(promptX, [0, 2, 1]);
@@ -67,10 +67,10 @@ export function buildDitEstimator(cfg: DitShapes, w: Weights, opts: DitBuildOpti
     if (!concatStyle) return nn.linear(merged, weight, bias);
     const [wMain, wStyle] = splitColumns(weight, main);
     const y = nn.linear(merged, wMain, bias, 'main');
-    return nn.add(y, nn.unsqueeze(nn.linear(style, wStyle, null, 'style'), [1]));
+    return nn.add(y, nn.unsqueeze(nn.perItem(() => nn.linear(style, wStyle, null, 'style')), [1]));
   });
   if (d.styleAsToken) {
-    const st = g.scope('style_in', () => nn.linear(style, w.get('style_in.weight'), w.get('style_in.bias')));
+    const st = g.scope('style_in', () => nn.perItem(() => nn.linear(style, w.get('style_in.weight'), w.get('style_in.bias'))));
     xIn = nn.concat([nn.unsqueeze(st, [1]), xIn], 1);
   }
   if (d.timeAsToken) xIn = nn.concat([nn.unsqueeze(t1, [1]), xIn], 1);
@@ -87,7 +87,7 @@ export function buildDitEstimator(cfg: DitShapes, w: Weights, opts: DitBuildOpti
 
   // fp32 builds use ORT's fused RotaryEmbedding and MultiHeadAttention kernels (same maths, no [B, H, L, L]
   // tensors between ops); fp16 builds spell attention out so that softmax provably runs in fp32.
-  const fused = nn.precision === 'fp32';
+  const fused = !nn.halfArithmetic;
   const rope = ropeTables(nn, d, xIn, fused);
   if (fused && maskBias) {
     const L = nn.dim(xIn, 1);
@@ -157,7 +157,7 @@ function adaptiveRmsNorm(nn: Nn, w: Weights, p: string, x: Value, c: Value | nul
   const normed = nn.rmsNorm(x, eps, nn.weight('norm.weight', w.get(`${p}norm.weight`)));
   if (!c) return normed;
   const dim = w.get(`${p}norm.weight`).shape[0];
-  const wb = nn.linear(c, w.get(`${p}project_layer.weight`), w.get(`${p}project_layer.bias`), 'project_layer');
+  const wb = nn.perItem(() => nn.linear(c, w.get(`${p}project_layer.weight`), w.get(`${p}project_layer.bias`), 'project_layer'));
   const [scale, shift] = nn.split(wb, [dim, dim], -1);
   return nn.add(nn.mul(scale, normed), shift);
 }
@@ -212,7 +212,7 @@ function applyRope(nn: Nn, x: Value, rope: Rope, heads: number, hd: number): Val
 /** q, k, v from the checkpoint's fused wqkv (rows q | k | v, no biases), as three MatMuls (no Split copy). */
 function qkvProjections(nn: Nn, w: Weights, p: string, x: Value, D: number): Value[] {
   const parts = splitRows(w.get(`${p}wqkv.weight`, [3 * D, D]), 3);
-  return ['wq', 'wk', 'wv'].map((name, i) => nn.linear(x, parts[i], null, name));
+  return nn.linears(x, parts, ['wq', 'wk', 'wv']);
 }
 
 /** Self-attention with fused qkv (no biases), RoPE on q and k, additive key mask, softmax in fp32. */
@@ -248,8 +248,7 @@ function fusedAttention(nn: Nn, w: Weights, p: string, x: Value, d: DitConfig, r
 
 /** SwiGLU feed-forward w2(silu(w1 x) * w3 x). */
 function feedForward(nn: Nn, w: Weights, p: string, x: Value): Value {
-  const a = nn.linear(x, w.get(`${p}w1.weight`), null, 'w1');
-  const b = nn.linear(x, w.get(`${p}w3.weight`), null, 'w3');
+  const [a, b] = nn.linears(x, [w.get(`${p}w1.weight`), w.get(`${p}w3.weight`)], ['w1', 'w3']);
   return nn.linear(nn.mul(nn.silu(a), b), w.get(`${p}w2.weight`), null, 'w2');
 }
 
@@ -261,7 +260,7 @@ function wavenetHead(nn: Nn, w: Weights, wn: WavenetConfig, xRes: Value, t: Valu
   const g = nn.g;
   const WH = wn.hiddenDim;
   const h0 = g.scope('conv1', () => nn.linear(xRes, w.get('conv1.weight'), w.get('conv1.bias')));
-  const t2 = g.scope('t_embedder2', () => timestepEmbedder(nn, w, 't_embedder2.', t));
+  const t2 = g.scope('t_embedder2', () => nn.perItem(() => timestepEmbedder(nn, w, 't_embedder2.', t)));
   // x_mask = sequence_mask(x_lens) over the frames, channels-last: [lens, T, 1].
   const T = nn.dim(h0, 1);
   const positions = nn.range(g.constant([0], 'int64', []), nn.squeeze(T, [0]), g.constant([1], 'int64', []));
@@ -272,8 +271,8 @@ function wavenetHead(nn: Nn, w: Weights, wn: WavenetConfig, xRes: Value, t: Valu
   const out = g.scope('wavenet', () => {
     // cond_layer is a k=1 conv applied to g of length 1: a Linear on t2.
     const condW = w.get('wavenet.cond_layer.conv.conv.weight');
-    const gAll = g.scope('cond_layer', () => nn.unsqueeze(
-      nn.linear(t2, reshapeTensor(condW, [condW.shape[0], condW.shape[1]]), w.get('wavenet.cond_layer.conv.conv.bias')), [1])); // [B, 1, 2*WH*L]
+    const gAll = g.scope('cond_layer', () => nn.unsqueeze(nn.perItem(() =>
+      nn.linear(t2, reshapeTensor(condW, [condW.shape[0], condW.shape[1]]), w.get('wavenet.cond_layer.conv.conv.bias'))), [1])); // [B, 1, 2*WH*L]
     let x = h0; // [B, T, WH]
     let output: Value | null = null;
     for (let i = 0; i < wn.numLayers; i++) {
@@ -308,7 +307,7 @@ function wavenetHead(nn: Nn, w: Weights, wn: WavenetConfig, xRes: Value, t: Valu
   const resProj = g.scope('res_projection', () => nn.linear(xRes, w.get('res_projection.weight'), w.get('res_projection.bias')));
   const y = nn.add(out, resProj); // [B, T, WH]
   const fin = g.scope('final_layer', () => {
-    const mod = nn.linear(nn.silu(t1), w.get('final_layer.adaLN_modulation.1.weight'), w.get('final_layer.adaLN_modulation.1.bias'), 'adaLN_modulation.1');
+    const mod = nn.perItem(() => nn.linear(nn.silu(t1), w.get('final_layer.adaLN_modulation.1.weight'), w.get('final_layer.adaLN_modulation.1.bias'), 'adaLN_modulation.1'));
     const [shift, scale] = nn.split(mod, [WH, WH], -1);
     const normed = nn.layerNormNoAffine(y, 1e-6);
     const modulated = nn.add(nn.mul(normed, nn.add(nn.unsqueeze(scale, [1]), nn.scalar(1))), nn.unsqueeze(shift, [1]));

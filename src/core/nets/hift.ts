@@ -19,6 +19,7 @@
 import { parse } from 'yaml';
 import { WeightStore } from '../checkpoint/state-dict.ts';
 import { InvalidInputError } from '../errors.ts';
+import { ConfigBounds } from '../models/bounds.ts';
 import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision, reshapeTensor } from '../onnx/nn.ts';
@@ -70,49 +71,47 @@ export function parseHiftConfig(yamlText: string, source = 'hifigan.yml'): HiftC
   const root = asMap(doc, source);
   const h = asMap(root.hift ?? {}, `${source}.hift`);
   const f = asMap(root.f0_predictor ?? {}, `${source}.f0_predictor`);
-  const num = (m: Record<string, unknown>, path: string, key: string, def: number): number => {
+  const b = new ConfigBounds(source);
+  const [cMax, kMax, dMax, listMax] = [8192, 255, 64, 16];
+  // [min, max] per key; integers where the value sizes something (channels, kernels, lengths)
+  const num = (m: Record<string, unknown>, path: string, key: string, def: number, min: number, max: number, integer = true): number => {
     const v = m[key] ?? def;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidInputError(`${path}.${key}: expected a number, got ${JSON.stringify(v)}`);
-    return v;
+    const at = `${path.slice(source.length + 1)}.${key}`;
+    return integer ? b.int(at, v, min, max) : b.num(at, v, min, max);
   };
-  const ints = (key: string, def: number[]): number[] => {
-    const v = h[key] ?? def;
-    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x > 0)) throw new InvalidInputError(`${source}.hift.${key}: expected a list of positive integers`);
-    return v as number[];
-  };
+  const ints = (key: string, def: number[], max: number): number[] => b.intList(`hift.${key}`, h[key] ?? def, { min: 1, max, maxLength: listMax });
   const nested = (key: string, def: number[][]): number[][] => {
     const v = h[key] ?? def;
-    if (!Array.isArray(v) || !v.every((r) => Array.isArray(r) && r.every((x) => Number.isInteger(x) && x > 0))) {
-      throw new InvalidInputError(`${source}.hift.${key}: expected a list of lists of positive integers`);
-    }
-    return v as number[][];
+    if (!Array.isArray(v) || v.length > listMax) b.fail(`hift.${key}`, v, `a list of at most ${listMax} lists of integers in 1..${dMax}`);
+    return (v as unknown[]).map((r, i) => b.intList(`hift.${key}[${i}]`, r, { min: 1, max: dMax, maxLength: listMax }));
   };
   const hp = `${source}.hift`;
   const istft = asMap(h.istft_params ?? { n_fft: 16, hop_len: 4 }, `${hp}.istft_params`);
   const cfg: HiftConfig = {
-    inChannels: num(h, hp, 'in_channels', 80),
-    baseChannels: num(h, hp, 'base_channels', 512),
-    nbHarmonics: num(h, hp, 'nb_harmonics', 8),
-    samplingRate: num(h, hp, 'sampling_rate', 22050),
-    nsfAlpha: num(h, hp, 'nsf_alpha', 0.1),
-    nsfSigma: num(h, hp, 'nsf_sigma', 0.003),
-    nsfVoicedThreshold: num(h, hp, 'nsf_voiced_threshold', 10),
-    upsampleRates: ints('upsample_rates', [8, 8]),
-    upsampleKernelSizes: ints('upsample_kernel_sizes', [16, 16]),
-    nFft: num(istft, `${hp}.istft_params`, 'n_fft', 16),
-    hopLen: num(istft, `${hp}.istft_params`, 'hop_len', 4),
-    resblockKernelSizes: ints('resblock_kernel_sizes', [3, 7, 11]),
+    inChannels: num(h, hp, 'in_channels', 80, 1, 512),
+    baseChannels: num(h, hp, 'base_channels', 512, 1, cMax),
+    nbHarmonics: num(h, hp, 'nb_harmonics', 8, 0, 64),
+    samplingRate: num(h, hp, 'sampling_rate', 22050, 8000, 96_000),
+    nsfAlpha: num(h, hp, 'nsf_alpha', 0.1, 0, 10, false),
+    nsfSigma: num(h, hp, 'nsf_sigma', 0.003, 0, 10, false),
+    nsfVoicedThreshold: num(h, hp, 'nsf_voiced_threshold', 10, 0, 10_000, false),
+    upsampleRates: ints('upsample_rates', [8, 8], 64),
+    upsampleKernelSizes: ints('upsample_kernel_sizes', [16, 16], kMax),
+    nFft: num(istft, `${hp}.istft_params`, 'n_fft', 16, 2, 4096),
+    hopLen: num(istft, `${hp}.istft_params`, 'hop_len', 4, 1, 4096),
+    resblockKernelSizes: ints('resblock_kernel_sizes', [3, 7, 11], kMax),
     resblockDilationSizes: nested('resblock_dilation_sizes', [[1, 3, 5], [1, 3, 5], [1, 3, 5]]),
-    sourceResblockKernelSizes: ints('source_resblock_kernel_sizes', [7, 11]),
+    sourceResblockKernelSizes: ints('source_resblock_kernel_sizes', [7, 11], kMax),
     sourceResblockDilationSizes: nested('source_resblock_dilation_sizes', [[1, 3, 5], [1, 3, 5]]),
-    lreluSlope: num(h, hp, 'lrelu_slope', 0.1),
-    audioLimit: num(h, hp, 'audio_limit', 0.99),
+    lreluSlope: num(h, hp, 'lrelu_slope', 0.1, 0, 1, false),
+    audioLimit: num(h, hp, 'audio_limit', 0.99, 0, 10, false),
     f0Predictor: {
-      numClass: num(f, `${source}.f0_predictor`, 'num_class', 1),
-      inChannels: num(f, `${source}.f0_predictor`, 'in_channels', 80),
-      condChannels: num(f, `${source}.f0_predictor`, 'cond_channels', 512),
+      numClass: num(f, `${source}.f0_predictor`, 'num_class', 1, 1, 1),
+      inChannels: num(f, `${source}.f0_predictor`, 'in_channels', 80, 1, 512),
+      condChannels: num(f, `${source}.f0_predictor`, 'cond_channels', 512, 1, cMax),
     },
   };
+  if (hiftUpsampleFactor(cfg) > 8192) b.fail('hift.upsample_rates', cfg.upsampleRates, `rates whose product times istft_params.hop_len is at most 8192`);
   const problems: string[] = [];
   if (cfg.upsampleRates.length !== cfg.upsampleKernelSizes.length) problems.push('upsample_rates and upsample_kernel_sizes differ in length');
   if (cfg.resblockKernelSizes.length !== cfg.resblockDilationSizes.length) problems.push('resblock_kernel_sizes and resblock_dilation_sizes differ in length');

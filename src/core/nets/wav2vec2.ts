@@ -12,6 +12,8 @@
  * `last_hidden_state` [B, frames, hidden]. No attention mask (Seed-VC's semantic_fn passes none).
  */
 import { ModelMismatchError } from '../errors.ts';
+import { ConfigBounds } from '../models/bounds.ts';
+import { parseJsonObject } from '../models/json.ts';
 import { WeightStore, loadStateDict, stripPrefix } from '../checkpoint/index.ts';
 import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
@@ -48,21 +50,30 @@ export interface Wav2vec2BuildOptions {
   debugOutputs?: boolean;
 }
 
+/**
+ * Accepted sizes: XLS-R 300m / 1b / 2b use hidden 1024..1920, 24..48 layers, 16 heads, a 7-layer conv
+ * stack of 512 channels (kernels 10..2, strides 5..2) and a 128-tap positional conv in 16 groups; the
+ * bounds leave ample headroom and keep a hostile config from sizing gigabytes.
+ */
+export const WAV2VEC2_CONFIG_BOUNDS = {
+  hidden_size: [1, 8192], num_attention_heads: [1, 256], intermediate_size: [1, 32768], num_hidden_layers: [1, 128],
+  num_conv_pos_embeddings: [1, 1024], num_conv_pos_embedding_groups: [1, 8192],
+  conv_dim: [1, 8192], conv_kernel: [1, 1024], conv_stride: [1, 1024], conv_layers: 16,
+} as const;
+
 /** Reads a wav2vec2 `config.json` (text or parsed); keeps the first `outputLayer` encoder layers (default all). */
-export function parseWav2vec2Config(configJson: string | Record<string, unknown>, outputLayer?: number): Wav2vec2Config {
-  const j = typeof configJson === 'string' ? JSON.parse(configJson) as Record<string, unknown> : configJson;
-  const bad = (msg: string): never => { throw new ModelMismatchError(`wav2vec2 config.json: ${msg}`); };
-  const int = (key: string): number => {
-    const v = j[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) bad(`'${key}' must be a positive integer, got ${JSON.stringify(v)}`);
-    return v as number;
+export function parseWav2vec2Config(configJson: string | Record<string, unknown>, outputLayer?: number, source = 'wav2vec2 config.json'): Wav2vec2Config {
+  const j = parseJsonObject(configJson, source);
+  const bad = (msg: string): never => { throw new ModelMismatchError(`${source}: ${msg}`); };
+  const b = new ConfigBounds(source);
+  type Scalar = 'hidden_size' | 'num_attention_heads' | 'intermediate_size' | 'num_hidden_layers' | 'num_conv_pos_embeddings' | 'num_conv_pos_embedding_groups';
+  const int = (key: Scalar): number => {
+    const [min, max] = WAV2VEC2_CONFIG_BOUNDS[key];
+    return b.int(key, j[key], min, max);
   };
-  const ints = (key: string): number[] => {
-    const v = j[key];
-    if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'number' || !Number.isInteger(x) || x <= 0)) {
-      bad(`'${key}' must be a list of positive integers, got ${JSON.stringify(v)}`);
-    }
-    return [...(v as number[])];
+  const ints = (key: 'conv_dim' | 'conv_kernel' | 'conv_stride'): number[] => {
+    const [min, max] = WAV2VEC2_CONFIG_BOUNDS[key];
+    return b.intList(key, j[key], { min, max, maxLength: WAV2VEC2_CONFIG_BOUNDS.conv_layers });
   };
   // Only the XLS-R / large-lv60 architecture is implemented: LayerNorm conv stack and pre-LN encoder.
   if ((j.feat_extract_norm ?? 'group') !== 'layer') bad(`feat_extract_norm '${String(j.feat_extract_norm ?? 'group')}' is not supported (only 'layer')`);
@@ -80,7 +91,7 @@ export function parseWav2vec2Config(configJson: string | Record<string, unknown>
     convBias: j.conv_bias === true,
     numConvPosEmbeddings: int('num_conv_pos_embeddings'),
     numConvPosEmbeddingGroups: int('num_conv_pos_embedding_groups'),
-    layerNormEps: typeof j.layer_norm_eps === 'number' ? j.layer_norm_eps : 1e-5,
+    layerNormEps: j.layer_norm_eps === undefined ? 1e-5 : b.num('layer_norm_eps', j.layer_norm_eps, 1e-12, 0.1),
     numHiddenLayers: int('num_hidden_layers'),
     outputLayer: 0,
   };

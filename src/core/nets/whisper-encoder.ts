@@ -13,6 +13,8 @@
 import { ModelMismatchError, InvalidInputError } from '../errors.ts';
 import { WeightStore, loadStateDict, stripPrefix } from '../checkpoint/index.ts';
 import { whisperLogMel } from '../dsp/index.ts';
+import { ConfigBounds } from '../models/bounds.ts';
+import { parseJsonObject } from '../models/json.ts';
 import { checkShapes } from '../checkpoint/state-dict.ts';
 import { GraphBuilder, type Value } from '../onnx/graph.ts';
 import { Nn, type Precision } from '../onnx/nn.ts';
@@ -37,18 +39,25 @@ export interface WhisperBuildOptions {
 /** LayerNorm epsilon of every Whisper LayerNorm (torch default). */
 const LN_EPS = 1e-5;
 
-/** Reads the encoder sizes from a Whisper `config.json` (text or parsed object). */
-export function parseWhisperConfig(configJson: string | Record<string, unknown>): WhisperEncoderConfig {
-  const j = typeof configJson === 'string' ? JSON.parse(configJson) as Record<string, unknown> : configJson;
-  const int = (key: string, fallback?: number): number => {
-    const v = j[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-      throw new ModelMismatchError(`Whisper config.json: '${key}' must be a positive integer, got ${JSON.stringify(j[key])}`);
-    }
-    return v;
+/**
+ * Accepted sizes: whisper tiny..large-v3 use d_model 384..1280, 4..32 layers, 6..20 heads, 80 / 128 mel
+ * bins and 1500 positions; the bounds leave ample headroom and keep a hostile config from sizing gigabytes.
+ */
+export const WHISPER_CONFIG_BOUNDS = {
+  d_model: [1, 8192], encoder_layers: [1, 128], encoder_attention_heads: [1, 256], encoder_ffn_dim: [1, 32768],
+  num_mel_bins: [1, 512], max_source_positions: [1, 6000],
+} as const;
+
+/** Reads the encoder sizes from a Whisper `config.json` (text or parsed object); `source` names it in errors. */
+export function parseWhisperConfig(configJson: string | Record<string, unknown>, source = 'Whisper config.json'): WhisperEncoderConfig {
+  const j = parseJsonObject(configJson, source);
+  const b = new ConfigBounds(source);
+  const int = (key: keyof typeof WHISPER_CONFIG_BOUNDS, fallback?: number): number => {
+    const [min, max] = WHISPER_CONFIG_BOUNDS[key];
+    return b.int(key, j[key] ?? fallback, min, max);
   };
   const act = j.activation_function ?? 'gelu';
-  if (act !== 'gelu') throw new ModelMismatchError(`Whisper config.json: activation_function '${String(act)}' is not supported (only 'gelu')`);
+  if (act !== 'gelu') throw new ModelMismatchError(`${source}: activation_function '${String(act)}' is not supported (only 'gelu')`);
   const cfg: WhisperEncoderConfig = {
     dModel: int('d_model'),
     encoderLayers: int('encoder_layers'),
@@ -58,7 +67,7 @@ export function parseWhisperConfig(configJson: string | Record<string, unknown>)
     maxSourcePositions: int('max_source_positions', 1500),
   };
   if (cfg.dModel % cfg.encoderAttentionHeads !== 0) {
-    throw new ModelMismatchError(`Whisper config.json: d_model ${cfg.dModel} is not divisible by encoder_attention_heads ${cfg.encoderAttentionHeads}`);
+    throw new ModelMismatchError(`${source}: d_model ${cfg.dModel} is not divisible by encoder_attention_heads ${cfg.encoderAttentionHeads}`);
   }
   return cfg;
 }

@@ -116,12 +116,12 @@ export class GraphBuilder {
     this.outputs.push({ name: out.name, dtype: out.dtype, shape });
   }
 
-  /** Stores a weight tensor as an initializer, in `dtype` (float32 by default, float16 for autocast weights). */
-  weight(name: string, t: Tensor, dtype: 'float32' | 'float16' | 'int64' = t.dtype === 'int64' ? 'int64' : 'float32'): Value {
+  /** Stores a weight tensor as an initializer, in `dtype` (float32 by default, float16 for autocast weights, int8 quantized). */
+  weight(name: string, t: Tensor, dtype: 'float32' | 'float16' | 'int64' | 'int8' = t.dtype === 'int64' || t.dtype === 'int8' ? t.dtype : 'float32'): Value {
     const full = this.unique(this.path ? `${this.path}.${name}` : name);
     let raw: Uint8Array;
-    if (dtype === 'int64') {
-      if (t.dtype !== 'int64') throw new Error(`weight ${full}: int64 requested for a ${t.dtype} tensor`);
+    if (dtype === 'int64' || dtype === 'int8') {
+      if (t.dtype !== dtype) throw new Error(`weight ${full}: ${dtype} requested for a ${t.dtype} tensor`);
       raw = bytesOf(t.data);
     } else {
       const f = toFloat32(t).data;

@@ -6,11 +6,25 @@
  *  - everything else (norm statistics, softmax, exp/log/pow, reductions, embeddings, elementwise glue)
  *    stays fp32, as do the graph inputs and outputs.
  * Cast pairs that would undo each other between two autocast ops are elided by GraphBuilder.cast().
+ *
+ * Two more builder precisions exist for CPUs, which have no fp16 arithmetic but fast integer dot products:
+ *  - 'fp16-storage': autocast weights are stored fp16 and cast to fp32 right at the initializer (ONNX
+ *    Runtime folds that cast when the session opens), so every op runs fp32 on fp16-rounded weights. A CPU
+ *    session of a true fp16 graph casts the weights at every run instead, and holds fp32 copies of all of
+ *    them at once (it peaked at ~1.5x the fp32 build's memory); this one peaks no higher than fp32.
+ *  - 'int8': Linear layers (every MatMul against a weight) run as DynamicQuantizeMatMul: int8 weights
+ *    quantized per output channel (symmetric, scale = max|w| / 127) and the activations quantized per
+ *    tensor at run time (uint8, asymmetric), accumulated in int32 on the CPU's int8 dot-product
+ *    instructions (AVX-512 VNNI / AVX-VNNI), dequantized to fp32. Convolutions, attention products,
+ *    norms, softmax and everything else stay fp32.
  */
 import { type Tensor, numel, tensor, toFloat32 } from '../tensor.ts';
 import { type Attr, type ElemType, type GraphBuilder, type Value } from './graph.ts';
 
-export type Precision = 'fp32' | 'fp16';
+export type Precision = 'fp32' | 'fp16' | 'fp16-storage' | 'int8';
+
+/** The builder precisions, in the order they are documented. */
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'fp16-storage', 'int8'];
 
 /** Op types that run in the compute precision under the fp16 policy. */
 export const AUTOCAST_OPS: ReadonlySet<string> = new Set(['MatMul', 'Gemm', 'Conv', 'ConvTranspose']);
@@ -23,9 +37,24 @@ export interface ConvOptions {
 }
 
 export class Nn {
+  /** > 0 inside perItem(): Linear layers there stay fp32 under int8. */
+  private perItemDepth = 0;
+
   constructor(readonly g: GraphBuilder, readonly precision: Precision = 'fp32') {}
 
+  /**
+   * Marks Linear layers applied once per item (timestep and style embeddings, adaptive-norm modulation)
+   * rather than once per frame: they cost nothing, and quantizing the conditioning vectors that scale every
+   * frame would cost accuracy, so int8 leaves them fp32.
+   */
+  perItem<T>(fn: () => T): T {
+    this.perItemDepth++;
+    try { return fn(); } finally { this.perItemDepth--; }
+  }
+
   get computeType(): 'float32' | 'float16' { return this.precision === 'fp16' ? 'float16' : 'float32'; }
+  /** Whether the graph does arithmetic in fp16 (only 'fp16'; the others compute in fp32 or int8). */
+  get halfArithmetic(): boolean { return this.precision === 'fp16'; }
 
   scope<T>(name: string | number, fn: () => T): T { return this.g.scope(name, fn); }
 
@@ -36,8 +65,11 @@ export class Nn {
   cast(x: Value, to: ElemType): Value { return this.g.cast(x, to); }
   f32(x: Value): Value { return this.g.cast(x, 'float32'); }
 
-  /** Stores a float weight for an autocast op (fp16 under the fp16 policy). */
-  computeWeight(name: string, t: Tensor): Value { return this.g.weight(name, t, this.computeType); }
+  /** Stores a float weight for an autocast op (fp16 under the fp16 policy; fp16 cast to fp32 under fp16-storage). */
+  computeWeight(name: string, t: Tensor): Value {
+    if (this.precision === 'fp16-storage') return this.g.cast(this.g.weight(name, t, 'float16'), 'float32');
+    return this.g.weight(name, t, this.computeType);
+  }
   /** Stores a float weight that always stays fp32 (norm scales, embeddings, biases added in fp32). */
   weight(name: string, t: Tensor): Value { return this.g.weight(name, t, 'float32'); }
 
@@ -225,10 +257,32 @@ export class Nn {
     const [out, inp] = weight.shape;
     const wT = transpose2d(toFloat32(weight), out, inp);
     const prefix = name ? `${name}.` : '';
+    if (this.precision === 'int8' && this.perItemDepth === 0) {
+      const { q, scale } = quantizeColumnsInt8(wT);
+      const inputs = [this.f32(x), this.g.weight(`${prefix}weight_int8`, q, 'int8'), this.g.weight(`${prefix}weight_scale`, scale), null];
+      if (bias) inputs.push(this.weight(`${prefix}bias`, bias));
+      return this.g.op('DynamicQuantizeMatMul', inputs, {}, { domain: 'com.microsoft', dtype: 'float32' });
+    }
     const t = this.computeType;
     let y = this.g.op('MatMul', [this.cast(x, t), this.computeWeight(`${prefix}weight`, wT)]);
     if (bias) y = this.g.op('Add', [y, this.computeWeight(`${prefix}bias`, bias)]);
     return this.f32(y);
+  }
+
+  /**
+   * Several bias-free Linear layers over the same input (q/k/v, or the two SwiGLU branches). fp32/fp16 run
+   * them as separate MatMuls (no Split copy); int8 runs one DynamicQuantizeMatMul over the concatenated
+   * weights, so the input is quantized once, then splits the result.
+   */
+  linears(x: Value, weights: readonly Tensor[], names: readonly string[]): Value[] {
+    if (this.precision !== 'int8' || this.perItemDepth > 0) return weights.map((w, i) => this.linear(x, w, null, names[i]));
+    const inp = weights[0].shape[1];
+    const outs = weights.map((w) => w.shape[0]);
+    const all = new Float32Array(outs.reduce((a, b) => a + b, 0) * inp);
+    let o = 0;
+    for (const w of weights) { all.set(toFloat32(w).data, o); o += w.data.length; }
+    const y = this.linear(x, tensor('float32', [all.length / inp, inp], all), null, names.join('_'));
+    return this.split(y, outs, -1);
   }
 
   /** N-d convolution (Conv1d/2d) with PyTorch semantics: zero padding, weight [out, in/groups, ...k]. */
@@ -273,6 +327,27 @@ export function transpose2d(t: Tensor<'float32'>, rows: number, cols: number): T
     for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
   }
   return tensor('float32', [cols, rows], out);
+}
+
+/**
+ * Symmetric per-column int8 quantization of a [K, N] weight: q = round(w / s_n), s_n = max_k |w_kn| / 127
+ * (an all-zero column gets scale 1). Returns q [K, N] and s [N].
+ */
+export function quantizeColumnsInt8(w: Tensor<'float32'>): { q: Tensor<'int8'>; scale: Tensor<'float32'> } {
+  const [K, N] = w.shape;
+  const peak = new Float32Array(N);
+  for (let k = 0; k < K; k++) {
+    const row = k * N;
+    for (let n = 0; n < N; n++) { const a = Math.abs(w.data[row + n]); if (a > peak[n]) peak[n] = a; }
+  }
+  const scale = new Float32Array(N);
+  for (let n = 0; n < N; n++) scale[n] = peak[n] > 0 ? peak[n] / 127 : 1;
+  const q = new Int8Array(K * N);
+  for (let k = 0; k < K; k++) {
+    const row = k * N;
+    for (let n = 0; n < N; n++) q[row + n] = Math.max(-127, Math.min(127, Math.round(w.data[row + n] / scale[n])));
+  }
+  return { q: tensor('int8', [K, N], q), scale: tensor('float32', [N], scale) };
 }
 
 /** Same data, new shape (element counts must agree). */

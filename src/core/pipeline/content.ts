@@ -45,6 +45,8 @@ export interface ContentGuard {
   /** The fp32 encoder to recompute a window with (present when the encoder runs in fp16). */
   fallback?: () => Promise<ContentEncoder>;
   report: (e: GuardEvent) => void;
+  /** What makes a window unsafe (default: the fp16 check). */
+  hazard?: (data: ArrayLike<number>) => string | null;
 }
 
 /** Runs `encoder` over the Whisper window schedule and concatenates the kept frames. */
@@ -62,7 +64,7 @@ export async function encodeContent(
     const chunk = wave16k.subarray(w.start, w.end);
     const fallback = guard?.fallback;
     const feats = await guarded('content', i + 1, () => encoder.encode(chunk),
-      fallback && (async () => (await fallback()).encode(chunk)), (t) => fp16Hazard(t.data), guard?.report ?? (() => {}));
+      fallback && (async () => (await fallback()).encode(chunk)), (t) => (guard?.hazard ?? fp16Hazard)(t.data), guard?.report ?? (() => {}));
     const drop = Math.min(w.dropHeadFrames, feats.shape[1]);
     parts.push(feats.data.subarray(drop * encoder.dim));
     frames += feats.shape[1] - drop;

@@ -92,8 +92,12 @@ export interface ConverterSessions {
     content?: () => Promise<ContentEncoder>;
     estimator?: () => Promise<NetSession>;
     vocoder?: () => Promise<Vocoder>;
+    /** What makes a window unsafe, per stage (default: the fp16 check; int8 stages check finiteness). */
+    hazard?: { content?: Hazard; estimator?: Hazard; vocoder?: Hazard };
   };
 }
+
+type Hazard = (data: ArrayLike<number>) => string | null;
 
 /** F0 (Hz, 100 frames/s, 0 = unvoiced) of a 16 kHz waveform, in float64 as RMVPE returns it. */
 export interface PitchExtractor {
@@ -145,7 +149,7 @@ export class VoiceConverter {
 
     const src16k = resample(src, sr, WHISPER_SR);
     const ref16k = resample(ref, sr, WHISPER_SR);
-    const contentGuard = { fallback: fallback.content, report };
+    const contentGuard = { fallback: fallback.content, report, hazard: fallback.hazard?.content };
     const { sAlt, sOri } = await stage('content', async () => ({
       sAlt: await encodeContent(this.sessions.content, src16k, (window, windows) => emit({ type: 'content', window, windows }), contentGuard),
       sOri: await encodeContent(this.sessions.content, ref16k, undefined, contentGuard),
@@ -229,6 +233,8 @@ export class VoiceConverter {
     const seed = opts.noise ? undefined : (opts.seed ?? randomSeed());
     const rng = seed === undefined ? undefined : new Rng(seed);
     const vcTargets: Tensor<'float32'>[] = [];
+    const ditHazard = fallback.hazard?.estimator ?? fp16Hazard;
+    const vocoderHazard = fallback.hazard?.vocoder ?? fp16Hazard;
     for (let k = 0; k < windows.length; k++) {
       const w = windows[k];
       const T = P + w.end - w.start;
@@ -245,12 +251,12 @@ export class VoiceConverter {
           mu: tensor('float32', [1, T, D], mu), prompt: inp.prompt, style,
           noise: tensor('float32', shape, Float32Array.from(z)), steps: opts.diffusionSteps, cfgRate: opts.inferenceCfgRate,
         }, (e) => {
-          hazard ??= fp16Hazard(e.estimatorOut.data);
+          hazard ??= ditHazard(e.estimatorOut.data);
           emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
           // Cancellation lands between diffusion steps, not only between stages.
           opts.signal?.throwIfAborted();
         });
-        return { x, hazard: hazard ?? fp16Hazard(x.data) };
+        return { x, hazard: hazard ?? ditHazard(x.data) };
       };
       const fbEstimator = fallback.estimator;
       const { x } = await stage('diffusion', () => guarded('dit', k + 1, () => solve(this.sessions.estimator),
@@ -259,7 +265,7 @@ export class VoiceConverter {
       vcTargets.push(target);
       const fbVocoder = fallback.vocoder;
       const wave = await stage('vocoder', () => guarded('vocoder', k + 1, () => this.sessions.vocoder.synthesize(target),
-        fbVocoder && (async () => (await fbVocoder()).synthesize(target)), fp16Hazard, report));
+        fbVocoder && (async () => (await fbVocoder()).synthesize(target)), vocoderHazard, report));
       joiner.push(wave, w.isLast);
     }
     return { audio: joiner.result(), vcTargets, seed, guard: run.guard };

@@ -33,6 +33,17 @@ export function fp16Hazard(data: ArrayLike<number>): string | null {
   return peak > limit ? `magnitude ${peak.toExponential(2)} near the fp16 limit (${FP16_MAX})` : null;
 }
 
+/** Why `data` is unsafe for a stage computed in fp32 or int8 (which cannot overflow fp16): a non-finite value. */
+export function nonFiniteHazard(data: ArrayLike<number>): string | null {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return `non-finite value (${data[i]}) at index ${i}`;
+  return null;
+}
+
+/** The check the guard applies to a stage of the given builder precision. */
+export function hazardFor(precision: string): (data: ArrayLike<number>) => string | null {
+  return precision === 'fp16' ? fp16Hazard : nonFiniteHazard;
+}
+
 /**
  * Runs `primary`; when `fallback` exists (the stage ran in fp16) and `check` finds a hazard in the
  * result, runs `fallback` instead and reports the event.

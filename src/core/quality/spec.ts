@@ -25,7 +25,7 @@ export interface SideSettings {
 }
 
 const KEYS: Record<string, { field: keyof SideSpec; accepted: string; parse: (v: string) => SideSpec[keyof SideSpec] | undefined }> = {
-  precision: { field: 'precision', accepted: 'fp32, fp16, auto', parse: (v) => (['fp32', 'fp16', 'auto'].includes(v) ? (v as PrecisionRequest) : undefined) },
+  precision: { field: 'precision', accepted: 'fp32, fp16, int8, auto', parse: (v) => (['fp32', 'fp16', 'int8', 'auto'].includes(v) ? (v as PrecisionRequest) : undefined) },
   device: { field: 'device', accepted: 'cpu, webgpu, cuda, auto', parse: (v) => (['cpu', 'webgpu', 'cuda', 'auto'].includes(v) ? (v as SideDevice) : undefined) },
   'vocoder-fp16': {
     field: 'vocoderFp16', accepted: 'true, false',

@@ -123,10 +123,10 @@ export class LocalQueue implements JobQueue {
     this.dispatch();
   }
 
-  /** Seconds until a queue slot is likely free: the mean recent task time, times the backlog per worker. */
+  /** Seconds until a queue place is likely free: a waiting task starts when a running one ends, about one mean task time per worker. */
   private retryAfter(): number {
     const mean = this.durations.length ? this.durations.reduce((a, b) => a + b, 0) / this.durations.length : 10_000;
-    return Math.max(1, Math.ceil((mean / 1000) * Math.max(1, this.waiting.length / this.slots.length) / 4));
+    return Math.max(1, Math.ceil(mean / 1000 / this.slots.length));
   }
 
   /** Position of a waiting task (0 = next), or null. */

@@ -3,12 +3,12 @@
  * or a `seed-vc worker` process behind Redis. Loaded model sets are kept (a few, least recently used
  * first out) so consecutive conversions skip the load.
  */
-import { mkdir } from 'node:fs/promises';
-import { dirname, resolve, sep } from 'node:path';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
 import { SeedVcError } from '../../core/errors.ts';
 import type { ConvertEvent } from '../../core/pipeline/convert.ts';
 import { readAudioFile, writeWavFile } from '../../node/audio-file.ts';
-import { runAb } from '../../node/ab.ts';
+import { AB_FILES, runAb } from '../../node/ab.ts';
 import { type LoadOptions, SeedVc } from '../../node/load.ts';
 import type { SideDevice } from '../../core/quality/spec.ts';
 import type { AbTask, ConversionTask, ModelChoice, Outcome, Task, TaskError, TaskProgress } from './types.ts';
@@ -125,6 +125,12 @@ export class TaskRunner {
         else if (e.type === 'phase') emit({ type: 'ab', side: null, phase: e.phase });
       },
     });
+    // The report names its inputs by path: keep the server's data directory out of what clients see.
+    const root = resolve(this.o.dataDir) + sep;
+    for (const f of [AB_FILES.html, AB_FILES.json]) {
+      const p = join(this.path(t.output), f);
+      await writeFile(p, (await readFile(p, 'utf8')).split(root).join('').split(JSON.stringify(root).slice(1, -1)).join(''));
+    }
     const c = report.comparison;
     return {
       kind: 'ab',

@@ -5,6 +5,7 @@
  */
 import type { ModelSetId } from '../../core/models/catalog.ts';
 import type { ConvertEvent } from '../../core/pipeline/convert.ts';
+import type { V2ConvertEvent } from '../../core/pipeline/v2/convert.ts';
 import type { GuardEvent } from '../../core/pipeline/guard.ts';
 import type { PrecisionRequest } from '../../core/precision.ts';
 
@@ -74,6 +75,7 @@ export type Outcome = ConversionOutcome | AbOutcome;
 /** Progress of a running task: the library's conversion events, plus model loading and A/B phases. */
 export type TaskProgress =
   | ConvertEvent
+  | V2ConvertEvent
   | { type: 'load'; status: 'start' | 'done'; ms?: number; cached?: boolean }
   | { type: 'ab'; side: 'a' | 'b' | null; phase: string };
 

@@ -19,7 +19,8 @@ import { reduceDurations } from '../../../src/core/pipeline/v2/tokens.ts';
 import { type Tensor, tensor, toFloat32 } from '../../../src/core/tensor.ts';
 import { nodeBackend } from '../../../src/node/backend.ts';
 import { assertClose, assertExactInts, tolerance } from '../../helpers/golden.ts';
-import { HUB_V2, v2Case, v2Tensors, v2WrapperYaml } from '../../helpers/golden-v2.ts';
+import { parse as parseYaml } from 'yaml';
+import { GOLDEN_V2, v2Case, v2Hub, v2Tensors } from './helpers.ts';
 import { allFinite, randomWeights } from '../../helpers/onnx.ts';
 
 const ints = (t: Tensor | undefined): number[] => Array.from(t!.data as BigInt64Array, Number);
@@ -43,9 +44,9 @@ test('sampler: penalty on the first token, end-token suppression, top-p, tempera
 let cfg: ArConfig;
 let ckpt: ArCheckpoint;
 before(() => {
-  const parsed = arConfigFromWrapper(v2WrapperYaml());
+  const parsed = arConfigFromWrapper(parseYaml(readFileSync(join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), 'utf8')));
   cfg = parsed.ar;
-  const file = join(HUB_V2(), 'Plachta/Seed-VC/v2/ar_base.pth');
+  const file = join(v2Hub(), 'Plachta/Seed-VC/v2/ar_base.pth');
   ckpt = loadArCheckpoint(new Uint8Array(readFileSync(file)), file, cfg, parsed.conditionCodebook);
 });
 
@@ -96,9 +97,11 @@ for (const id of ['v2_ar_generate_0', 'v2_ar_generate_1']) {
   }
 }
 
-test('official-size AR (12 x 768, GQA 12/2): prefill + decode in both layouts agree and stay finite', async () => {
+// Official width; 2 of the 12 layers unless SEED_VC_V2_FULL_DEPTH=1 (as the other v2 full-size tests).
+const AR_LAYERS = process.env.SEED_VC_V2_FULL_DEPTH === '1' ? 12 : 2;
+test(`official-width AR (768, GQA 12/2, ${AR_LAYERS} of 12 layers): prefill + decode in both layouts agree and stay finite`, async () => {
   const big = arConfigFromWrapper({
-    ar: { model: { config: { dim: 768, n_head: 12, n_local_heads: 2, n_layer: 12, intermediate_size: 2304, vocab_size: 2049, rope_base: 10000 } } },
+    ar: { model: { config: { dim: 768, n_head: 12, n_local_heads: 2, n_layer: AR_LAYERS, intermediate_size: 2304, vocab_size: 2049, rope_base: 10000 } } },
     ar_length_regulator: { codebook_size: 32, channels: 768 },
   }).ar;
   const w = randomWeights(arParamShapes(big), 7);
@@ -117,4 +120,14 @@ test('official-size AR (12 x 768, GQA 12/2): prefill + decode in both layouts ag
   }
   assert.equal(results[0].length, 5);
   assert.deepEqual(results[0], results[1]);
+});
+
+test('the built-in official v2 wrapper values parse: DiT 13 x 512, AR 12 x 768 with 12 / 2 heads, 2048 / 32 codes', async () => {
+  const { officialV2Wrapper, parseV2WrapperConfig } = await import('../../../src/core/models/v2-config.ts');
+  const { stringify } = await import('yaml');
+  const c = parseV2WrapperConfig(stringify(officialV2Wrapper()), 'official');
+  assert.deepEqual([c.dit.depth, c.dit.hiddenDim, c.dit.numHeads, c.dit.contentDim], [13, 512, 8, 512]);
+  assert.deepEqual([c.contentWide.codebookSize, c.contentNarrow.codebookSize, c.sampleRate, c.hopSize], [2048, 32, 22050, 256]);
+  const { ar, conditionCodebook } = arConfigFromWrapper(c.raw);
+  assert.deepEqual([ar.nLayer, ar.dim, ar.nHead, ar.nLocalHeads, ar.intermediateSize, ar.vocabSize, conditionCodebook], [12, 768, 12, 2, 2304, 2049, 32]);
 });

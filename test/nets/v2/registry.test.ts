@@ -3,6 +3,7 @@
  * chained on the parity set's default-path conversion (e2e_v2_default, one DiT window) they reproduce its
  * intermediates: content tokens exactly, the regulated prompt and source content, and the CFM's mel.
  */
+import type { Precision } from '../../../src/core/onnx/nn.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ test('v2 registry: files resolve on the hub, networks open, and chained they rep
     name: (role) => basename(files[role]),
   });
   const opened: NetSession[] = [];
-  const open = async (name: V2NetworkName, precision?: 'fp32' | 'fp16') => {
+  const open = async (name: V2NetworkName, precision?: Precision) => {
     const g = layout.networks.find((n) => n.name === name)!.build(precision ?? 'fp32');
     const s = await nodeBackend.createSession(g.toOnnx(), { label: name });
     opened.push(s);

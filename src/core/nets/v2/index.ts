@@ -3,3 +3,4 @@ export * from './hubert.ts';
 export * from './astral.ts';
 export * from './length-regulator.ts';
 export * from './dit.ts';
+export * from './ar.ts';

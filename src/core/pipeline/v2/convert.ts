@@ -47,6 +47,11 @@ export interface V2ConvertOptions {
   noise?: (chunk: number, shape: readonly number[]) => Float32Array;
   /** Exp(1) draws of AR sampling step i (counted over all chunks). */
   draws?: ArDraws;
+  /**
+   * Run the default path's CFM in fp32 whatever the plan, as the reference forces it (default true). `seed-vc ab`
+   * turns it off to show what an fp16 CFM would cost there.
+   */
+  forceFp32Cfm?: boolean;
   onProgress?: (e: V2ConvertEvent) => void;
   signal?: AbortSignal;
 }
@@ -69,7 +74,7 @@ export type V2ConvertEvent =
   | { type: 'stage'; stage: V2ConvertStage; status: 'start' | 'done'; ms?: number }
   | { type: 'content'; window: number; windows: number }
   | { type: 'ar'; chunk: number; chunks: number; tokens: number }
-  | { type: 'diffusion'; chunk: number; step: number; steps: number }
+  | { type: 'diffusion'; window: number; windows: number; step: number; steps: number }
   | ({ type: 'guard' } & GuardEvent);
 
 export interface V2ConvertResult {
@@ -108,9 +113,12 @@ const AR_MAX_CONTENT = 1500;
 const OVERLAP_FRAMES = 16;
 
 export class V2VoiceConverter {
-  constructor(readonly config: V2WrapperConfig, private readonly sessions: V2NetSessions) {}
+  constructor(readonly config: V2WrapperConfig, readonly sessions: V2NetSessions) {}
 
   get sampleRate(): number { return this.config.sampleRate; }
+
+  /** Opens the AR model's sessions now (they open on the first convert-style conversion otherwise). */
+  async openAr(): Promise<void> { await this.sessions.ar(); }
 
   async convert(
     source: { samples: Float32Array; sampleRate: number },
@@ -176,8 +184,10 @@ export class V2VoiceConverter {
     const rates: [number, number] = [o.intelligibilityCfgRate, o.similarityCfgRate];
     const fallback = s.fp32Fallback;
     // The default path forces the CFM to fp32 (an autocast(float32) block in the reference).
-    const defaultEstimator = async () => (fallback.dit ? fallback.dit() : s.estimator);
+    const forced = o.forceFp32Cfm ?? true;
+    const defaultEstimator = async () => (forced && fallback.dit ? fallback.dit() : s.estimator);
 
+    let chunkCount = 1; // DiT windows (default path) or AR chunks (style path), set below
     const synthesize = async (k: number, chunkCond: Tensor<'float32'>, estimator: () => Promise<NetSession>, twin?: () => Promise<NetSession>) => {
       const L = chunkCond.shape[1];
       const T = P + L;
@@ -194,7 +204,7 @@ export class V2VoiceConverter {
           noise: tensor('float32', shape, Float32Array.from(z)), steps: o.diffusionSteps, cfgRates: rates, randomVoice: o.anonymizationOnly,
         }, (e) => {
           hazard ??= fp16Hazard(e.estimatorOut.data);
-          emit({ type: 'diffusion', chunk: k + 1, step: e.step, steps: e.steps });
+          emit({ type: 'diffusion', window: k + 1, windows: chunkCount, step: e.step, steps: e.steps });
         });
         return { x, hazard: hazard ?? fp16Hazard(x.data) };
       };
@@ -212,12 +222,14 @@ export class V2VoiceConverter {
       cond = await regulate(sourceWide, S);
       const window = Math.floor(sr / this.config.hopSize) * DIT_CONTEXT_SECONDS - P;
       if (window <= OVERLAP_FRAMES) throw new InvalidInputError(`reference too long: ${P} mel frames leave no DiT window`);
+      chunkCount = 0;
+      for (let p = 0; ; p += window - OVERLAP_FRAMES) { chunkCount++; if (p + window >= S) break; }
       let processed = 0;
       for (let k = 0; processed < S; k++) {
         const end = Math.min(S, processed + window);
         const isLast = processed + window >= S;
         const chunkCond = tensor('float32', [1, end - processed, D], cond.data.slice(processed * D, end * D));
-        const { vcMel, wave } = await synthesize(k, chunkCond, defaultEstimator);
+        const { vcMel, wave } = await synthesize(k, chunkCond, defaultEstimator, forced ? undefined : fallback.dit);
         chunks.push({ vcMel });
         joiner.push(wave, isLast);
         if (isLast) break;
@@ -230,6 +242,7 @@ export class V2VoiceConverter {
       const maxChunk = AR_MAX_CONTENT - refRed.length;
       if (maxChunk < 1) throw new InvalidInputError(`reference too long for the AR model: ${refRed.length} reduced ids (at most ${AR_MAX_CONTENT - 1})`);
       const nChunks = Math.ceil(srcRed.length / maxChunk);
+      chunkCount = nChunks;
       const prompt = o.anonymizationOnly ? [] : ints(referenceWide);
       let drawOffset = 0;
       const Ns = sourceWide.shape[1];
