@@ -12,8 +12,10 @@
  *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
  *  7. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
  *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
+ *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
+ *     (bench/browser.ts).
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve,
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve|browser,
  * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
  */
 import { spawnSync } from 'node:child_process';
@@ -202,6 +204,15 @@ if (only === 'serve') {
   const r = await benchServe({ clients: flag('--clients', 8), seconds: flag('--seconds', quick ? 10 : 30), workers: flag('--workers', 1), steps: flag('--steps', 10) }, log);
   printServeBench(r, log);
   report.serve = r;
+}
+
+if (only === 'browser') {
+  // Chromium WASM (1 thread, all threads) vs onnxruntime-node on the tiny models; its own script (needs Chromium).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./browser.ts', import.meta.url)), ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench browser failed (exit ${r.status})`);
+  if (json) report.browser = JSON.parse(r.stdout.trim().split('\n').at(-1)!); else process.stdout.write(r.stdout);
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);

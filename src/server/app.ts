@@ -24,7 +24,7 @@ import { docsHtml, openApiDocument } from './openapi.ts';
 import { type JobRecord, JobRegistry, type StreamMessage, isFinal } from './registry.ts';
 import { AbOptions, AudioQuery, ConversionOptions, VoiceUpload, fieldTypes } from './schemas.ts';
 import { type CheckedAudio, DataStore, ID_PATTERN, type Limits, checkAudio, newId } from './store.ts';
-import { webAsset } from './web-assets.ts';
+import { ORT_WEB_FILES, webAsset } from './web-assets.ts';
 import { registerStreamRoute } from './stream-socket.ts';
 
 export const VERSION = '0.1.0';
@@ -123,7 +123,7 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
   app.get('/openapi.json', async () => openapi);
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml(openapi)));
   app.get('/healthz', async () => ({ status: 'ok' as const, uptime_s: (Date.now() - started) / 1000, queue: await queue.stats() }));
-  for (const name of ['/', '/index.html', '/app.js', '/app.css']) {
+  for (const name of ['/', '/index.html', '/app.js', '/app.css', '/browser/worker.js', ...ORT_WEB_FILES.map((f) => `/browser/ort/${f}`)]) {
     app.get(name, async (_req, reply) => {
       const a = await webAsset(name === '/' ? '/index.html' : name);
       return reply.type(a.type).header('cache-control', 'no-cache').send(a.body);
