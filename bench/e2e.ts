@@ -57,7 +57,7 @@ export interface E2eResult {
   unknownNodes?: number;
 }
 
-const BENCH_VERSION = 3; // bump when a builder changes what it emits
+export const E2E_BENCH_VERSION = 3; // bump when a builder changes what it emits
 const HUB = new URL('../../shared/golden/hub/Plachta/Seed-VC/config_dit_mel_seed_uvit_whisper_small_wavenet.yml', import.meta.url);
 const AUDIO = new URL('../../shared/audio/', import.meta.url);
 
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   const graphBytes = {} as Record<E2eStage, number>;
   for (const stage of E2E_STAGES) {
     const precision = plan.stages[STAGE_OF[stage]].precision;
-    const path = join(dir, `e2e-v${BENCH_VERSION}-${stage}-${precision}.onnx`);
+    const path = join(dir, `e2e-v${E2E_BENCH_VERSION}-${stage}-${precision}.onnx`);
     if (!existsSync(path)) {
       const tmp = `${path}.${process.pid}.tmp`;
       writeFileSync(tmp, builders[stage](precision).toOnnx());

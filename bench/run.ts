@@ -12,10 +12,12 @@
  *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
  *  7. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
  *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
- *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
- *     (bench/browser.ts).
- * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve|browser,
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
+import { E2E_BENCH_VERSION, type E2eResult, type E2eStage } from './e2e.ts';
+import type { StageResult } from './stage.ts';
  * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
  */
 import { spawnSync } from 'node:child_process';
@@ -96,8 +98,11 @@ if (!only || only === 'e2e') {
   log('\n== whole conversion at official sizes (whisper-small, CAMPPlus, DiT 13x512 + WaveNet, BigVGAN 22 kHz), 10 s source, 5 s reference, cpu ==');
   const roof = measure('matmul2048', 'fp32', 'cpu');
   log(`MatMul 2048^3 roofline: ${roof.gflops!.toFixed(1)} GFLOP/s`);
-  // FLOPs per stage, from a profiled fp32 run at one step (the work is the same in every precision).
-  const prof = e2e('fp32', [1], 10, 5, true);
+  // FLOPs per stage, from a profiled fp32 run at one step (the work is the same in every precision),
+  // cached next to the bench graphs (profiling slows a run down several times).
+  const flopsFile = join(tmpdir(), 'seed-vc-bench', `e2e-flops-v${E2E_BENCH_VERSION}-10-5.json`);
+  const prof: E2eResult = existsSync(flopsFile) ? JSON.parse(readFileSync(flopsFile, 'utf8')) : e2e('fp32', [1], 10, 5, true);
+  writeFileSync(flopsFile, JSON.stringify(prof));
   const flopsAt = (stage: E2eStage, steps: number) => (stage === 'dit' ? prof.flops!.dit * steps : prof.flops![stage]);
   log(`FLOPs per stage (profiled): ${STAGES.map((st) => `${st} ${(prof.flops![st] / 1e9).toFixed(1)} G${st === 'dit' ? '/step' : ''}`).join(', ')}${prof.unknownNodes ? ` (${prof.unknownNodes} product nodes without shapes)` : ''}`);
   const rows: Record<string, unknown> = {};

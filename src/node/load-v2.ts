@@ -85,6 +85,7 @@ export class SeedVcV2 {
     for (const f of SEED_VC_V2.files(config)) files[f.role] = await firstAvailable(f.hub.map((h) => () => hub(h.repo, h.file)));
 
     const device = await pickDevice(o.device ?? 'auto', log);
+    if (o.precision === 'int8') throw new InvalidInputError('--precision int8 is available for the v1 models (offline, singing, realtime); the v2 model runs fp32 or fp16');
     const plan = resolvePrecision(o.precision ?? 'auto', device, { vocoderFp16: o.vocoderFp16 });
     const source: ModelFileSource = {
       has: (role) => files[role] !== undefined,

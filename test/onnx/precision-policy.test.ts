@@ -4,8 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { GraphBuilder } from '../../src/core/onnx/graph.ts';
-import { AUTOCAST_OPS, type Precision } from '../../src/core/onnx/nn.ts';
+import { AUTOCAST_OPS } from '../../src/core/onnx/nn.ts';
 import { type DeviceCapabilities, STAGES, fp16Support, precisionFromFp16Flag, resolvePrecision } from '../../src/core/precision.ts';
 import { InvalidInputError } from '../../src/core/errors.ts';
 import { NETWORKS } from '../helpers/networks.ts';
@@ -119,19 +118,10 @@ test('--fp16 true|false maps to a precision request', () => {
 
 // ---- CPU precisions: fp16-storage and int8 ------------------------------------------------------------
 
-/** Registry networks by the kind of graph they are (the mlp DiT of the real-time set has time and style tokens). */
-const BY_KIND: Record<string, (p: Precision) => GraphBuilder> = {
-  dit_wavenet: NETWORKS['offline/dit'].build,
-  dit_mlp_tokens: NETWORKS['realtime/dit'].build,
-  whisper: NETWORKS['offline/content'].build,
-  xlsr: NETWORKS['realtime/content'].build,
-  bigvgan: NETWORKS['offline/vocoder'].build,
-};
-
 test('fp16-storage builds store fp16 weights whose only consumer is a Cast to fp32; all arithmetic fp32', () => {
-  for (const name of ['dit_wavenet', 'whisper', 'bigvgan']) {
-    const g32 = BY_KIND[name]('fp32');
-    const g = BY_KIND[name]('fp16-storage');
+  for (const name of ['offline/dit', 'offline/content', 'offline/vocoder']) {
+    const g32 = NETWORKS[name].build('fp32');
+    const g = NETWORKS[name].build('fp16-storage');
     const nodes = g.summary();
     const types = g.dtypes();
     const produced = new Set(nodes.flatMap((n) => n.outputs));
@@ -146,15 +136,15 @@ test('fp16-storage builds store fp16 weights whose only consumer is a Cast to fp
       }
     }
     assert.ok(halfWeights > 0, `${name}: fp16 weights found`);
-    assert.equal(g.weightBytes, BY_KIND[name]('fp16').weightBytes, `${name}: the same weight bytes as the fp16 build`);
+    assert.equal(g.weightBytes, NETWORKS[name].build('fp16').weightBytes, `${name}: the same weight bytes as the fp16 build`);
     assert.ok(g.weightBytes < g32.weightBytes, `${name}: fewer weight bytes than fp32`);
   }
 });
 
 test('int8 builds: every per-frame Linear is a DynamicQuantizeMatMul on int8 weights; convs, attention and norms stay fp32', () => {
-  for (const name of ['dit_wavenet', 'dit_mlp_tokens', 'whisper', 'xlsr']) {
-    const g32 = BY_KIND[name]('fp32');
-    const g = BY_KIND[name]('int8');
+  for (const name of ['offline/dit', 'realtime/dit', 'singing/dit', 'offline/content', 'realtime/content']) {
+    const g32 = NETWORKS[name].build('fp32');
+    const g = NETWORKS[name].build('int8');
     const nodes = g.summary();
     const types = g.dtypes();
     const produced = new Set(nodes.flatMap((n) => n.outputs));
@@ -175,7 +165,7 @@ test('int8 builds: every per-frame Linear is a DynamicQuantizeMatMul on int8 wei
       }
     }
     // The same convolutions as fp32.
-    const convs = (b: GraphBuilder) => b.summary().filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
+    const convs = (b: typeof g) => b.summary().filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose').length;
     assert.equal(convs(g), convs(g32), `${name}: convolutions unchanged`);
     assert.ok(g.weightBytes < g32.weightBytes, `${name}: int8 stores fewer weight bytes`);
   }
@@ -205,7 +195,7 @@ test('fp16 on a CPU builds fp16-storage graphs (memory no higher than fp32); on 
   assert.equal(cpu.stages.content.precision, 'fp16-storage');
   assert.equal(cpu.stages.vocoder.precision, 'fp32');
   assert.equal(resolvePrecision('fp16', CAPS.cpu, { vocoderFp16: true }).stages.vocoder.precision, 'fp16-storage');
-  assert.match(cpu.stages.dit.reason, /no fp16 arithmetic/);
+  assert.match(cpu.stages.dit.reason, /cast to fp32 once at load/);
   assert.equal(resolvePrecision('fp16', CAPS.cuda61).stages.dit.precision, 'fp16');
   assert.equal(resolvePrecision('fp16', CAPS.webgpuF16).stages.dit.precision, 'fp16');
 });

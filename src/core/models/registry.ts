@@ -205,10 +205,10 @@ export const SEED_VC_V1: ModelFamily = {
     return {
       networks,
       async sessions(open, plan, log = () => {}) {
-        // fp32 twins of the fp16 / int8 stages, opened on the guard's first need only.
+        // fp32 twins of the fp16 / fp16-storage / int8 stages, opened on the guard's first need only.
+        const precisionOf = (name: NetworkName) => plan.stages[networks.find((n) => n.name === name)!.stage].precision;
         const fp32Twin = <T>(name: NetworkName, wrap: (s: NetSession) => T): (() => Promise<T>) | undefined => {
-          const stage = networks.find((n) => n.name === name)!.stage;
-          if (plan.stages[stage].precision === 'fp32') return undefined;
+          if (precisionOf(name) === 'fp32') return undefined;
           let pending: Promise<T> | undefined;
           return () => (pending ??= (async () => {
             log(`fp16 guard: opening an fp32 ${name} session`);
@@ -226,7 +226,7 @@ export const SEED_VC_V1: ModelFamily = {
             content: fp32Twin('content', makeContent),
             estimator: fp32Twin('dit', (s) => s),
             vocoder: fp32Twin('vocoder', makeVocoder),
-            hazard: { content: hazardFor(plan.stages.content.precision), estimator: hazardFor(plan.stages.dit.precision), vocoder: hazardFor(plan.stages.vocoder.precision) },
+            hazard: { content: hazardFor(precisionOf('content')), estimator: hazardFor(precisionOf('dit')), vocoder: hazardFor(precisionOf('vocoder')) },
           },
         };
       },

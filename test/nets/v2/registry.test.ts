@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { SEED_VC_V2, type V2NetworkName } from '../../../src/core/models/v2-registry.ts';
+import type { Precision } from '../../../src/core/onnx/nn.ts';
 import { parseV2WrapperConfig } from '../../../src/core/models/v2-config.ts';
 import { astralTokens } from '../../../src/core/nets/v2/astral.ts';
 import { solveV2Cfm } from '../../../src/core/pipeline/v2/cfm.ts';
