@@ -12,18 +12,19 @@
  *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
  *  7. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
  *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
+ *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
+ *     (bench/browser.ts).
+ * Each measurement runs in its own child process so peak memory is that stage's alone.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve|browser,
+ * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
 import { E2E_BENCH_VERSION, type E2eResult, type E2eStage } from './e2e.ts';
-import type { StageResult } from './stage.ts';
- * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
- */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
-import type { E2eResult, E2eStage } from './e2e.ts';
 import type { StageResult } from './stage.ts';
 import type { StreamBenchRow } from './stream.ts';
 

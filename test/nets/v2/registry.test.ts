@@ -3,7 +3,6 @@
  * chained on the parity set's default-path conversion (e2e_v2_default, one DiT window) they reproduce its
  * intermediates: content tokens exactly, the regulated prompt and source content, and the CFM's mel.
  */
-import type { Precision } from '../../../src/core/onnx/nn.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
