@@ -126,7 +126,7 @@ test('fp16 plan: content in fp16 (fp16-stored weights on a CPU), and the default
     onEvent: (e) => { if (e.type === 'session') sessions.push(`${e.network}:${e.precision}`); },
   });
   try {
-    // a CPU has no fp16 arithmetic: fp16 mode stores fp16 weights and computes in fp32 there
+    // a CPU runs fp16 mode as fp16-storage (fp16 weights, fp32 arithmetic)
     assert.equal(m.plan.stages.dit.precision, 'fp16-storage');
     assert.ok(sessions.includes('dit:fp16-storage') && sessions.includes('hubert:fp16-storage'), sessions.join(', '));
     const id = 'e2e_v2_default';

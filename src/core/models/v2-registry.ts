@@ -121,7 +121,7 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
       async sessions(open, plan: PrecisionPlan, log = () => {}) {
         const fp32Fallback: V2NetSessions['fp32Fallback'] = {};
         for (const n of networks) {
-          if (plan.stages[n.stage].precision === 'fp32') continue;
+          if (plan.stages[n.stage].precision === 'fp32') continue; // fp16, or fp16-storage on a CPU
           let pending: Promise<NetSession> | undefined;
           fp32Fallback[n.name] = () => (pending ??= (log(`fp16 guard: opening an fp32 ${n.name} session`), open(n.name, 'fp32')));
         }
