@@ -222,7 +222,7 @@ export function setupLive(d: LiveDeps): void {
         if (m.type === 'ready') {
           ready = true;
           algo = Number(m.latency_ms);
-          $('live-latency-algo').textContent = `${algo.toFixed(0)} ms (block ${(Number(m.block_seconds) * 1000).toFixed(0)} ms + crossfade + right context)`;
+          $('live-latency-algo').textContent = `${algo.toFixed(0)} ms (block ${(Number(m.block_seconds) * 1000).toFixed(0)} ms + right context + SOLA crossfade and search)`;
           status(`Live: converting at ${rate} Hz (model ${String(m.sample_rate)} Hz).`);
         } else if (m.type === 'stats' || m.type === 'done') {
           const c = m.compute_ms as { p50: number; p95: number } | undefined;

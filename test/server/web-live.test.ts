@@ -94,6 +94,14 @@ run(`live conversion from a fake microphone in the web app (Chromium at ${CHROMI
   await page.getByRole('button', { name: 'Stop live' }).click();
   await page.locator('#live-status').filter({ hasText: /^Stopped/ }).waitFor({ timeout: 30_000 });
   assert.equal(await page.getByRole('button', { name: 'Start live' }).isEnabled(), true);
+  await page.waitForTimeout(1600); // the audio graph closes after the last block has played
+  assert.equal(await page.locator('#live-out-level').evaluate((m: HTMLMeterElement) => m.value), -60);
+
+  // A narrow screen: nothing wider than the viewport.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `page is ${overflow} px wider than a 390 px screen`);
+  await page.screenshot({ path: join(ARTIFACTS, 'web-live-narrow.png'), fullPage: true });
   assert.deepEqual(problems, []);
   t.diagnostic(`received ${played.receivedBytes} bytes at ${rate} Hz; round trip ${await page.locator('#live-latency-rtt').textContent()}; compute ${await page.locator('#live-compute').textContent()}`);
 });
