@@ -4,6 +4,7 @@
  * captures it, streams it to /v1/stream (tiny real-time models of the golden hub mirror), plays the converted
  * audio back; the test checks that converted audio arrives, the played samples are finite and not silent, the
  * output meter moved, Stop ends cleanly, and there are no console errors. Screenshot: test-artifacts/web-live.png.
+ * Also: settings the server refuses and a denied microphone each show a clear message and leave Start usable.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,4 +126,24 @@ run('live: settings the server refuses show its message; Start works again', asy
   assert.equal(await page.getByRole('button', { name: 'Start live' }).isEnabled(), true);
   assert.equal(await page.getByRole('button', { name: 'Stop live' }).isEnabled(), false);
   assert.deepEqual(problems, []);
+});
+
+run('live: a denied microphone is said plainly', async () => {
+  // No --use-fake-ui-for-media-stream: headless Chromium dismisses the permission prompt, as a user who says no.
+  const denying = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--use-fake-device-for-media-stream'] });
+  try {
+    const page = await denying.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${s.url}/`);
+    await page.getByLabel('Reference', { exact: true }).setInputFiles(REFERENCE);
+    await page.locator('#reference-info').filter({ hasText: '3.00 s' }).waitFor({ timeout: 20_000 });
+    await page.getByRole('tab', { name: 'Live' }).click();
+    await page.getByRole('button', { name: 'Start live' }).click();
+    await page.locator('#live-status.error').filter({ hasText: 'Microphone permission was denied' }).waitFor({ timeout: 20_000 });
+    assert.equal(await page.getByRole('button', { name: 'Start live' }).isEnabled(), true);
+    assert.deepEqual(errors, []);
+  } finally {
+    await denying.close();
+  }
 });
