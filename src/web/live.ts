@@ -25,7 +25,12 @@ class LiveCapture extends AudioWorkletProcessor {
 class LivePlayback extends AudioWorkletProcessor {
   constructor() {
     super(); this.queue = []; this.head = 0; this.played = 0; this.peak = 0; this.nonFinite = 0; this.acc = 0; this.accN = 0;
-    this.port.onmessage = (e) => { if (e.data === 'clear') { this.queue = []; this.head = 0; } else this.queue.push(e.data); };
+    this.queued = 0; this.dropped = 0;
+    // Late blocks that arrive in a burst would add their delay for good: keep at most 1 s queued, dropping the oldest.
+    this.port.onmessage = (e) => {
+      this.queue.push(e.data); this.queued += e.data.length;
+      while (this.queued > sampleRate && this.queue.length > 1) { const q = this.queue.shift(); this.queued -= q.length - this.head; this.dropped += q.length - this.head; this.head = 0; }
+    };
   }
   process(_inputs, outputs) {
     const out = outputs[0][0];
@@ -38,7 +43,7 @@ class LivePlayback extends AudioWorkletProcessor {
         if (!Number.isFinite(v)) { this.nonFinite++; out[i + k] = 0; continue; }
         out[i + k] = v; this.acc += v * v; if (Math.abs(v) > this.peak) this.peak = Math.abs(v);
       }
-      i += take; this.head += take; this.played += take; this.accN += take;
+      i += take; this.head += take; this.played += take; this.accN += take; this.queued -= take;
       if (this.head === q.length) { this.queue.shift(); this.head = 0; }
     }
     for (; i < out.length; i++) out[i] = 0;
@@ -47,7 +52,7 @@ class LivePlayback extends AudioWorkletProcessor {
       this.port.postMessage({ rms: Math.sqrt(this.acc / this.accN), played: this.played, peak: this.peak, nonFinite: this.nonFinite });
       this.acc = 0; this.accN = 0;
     } else if (!this.queue.length && this.accN === 0 && currentFrame % 16384 < 128) {
-      this.port.postMessage({ rms: 0, played: this.played, peak: this.peak, nonFinite: this.nonFinite });
+      this.port.postMessage({ rms: 0, played: this.played, peak: this.peak, nonFinite: this.nonFinite, dropped: this.dropped });
     }
     return true;
   }
@@ -196,11 +201,12 @@ export function setupLive(d: LiveDeps): void {
         sentTotal += e.data.pcm.length;
         sent.push({ total: sentTotal, t: performance.now() });
       };
-      playback.port.onmessage = (e: MessageEvent<{ rms: number; played: number; peak: number; nonFinite: number }>) => {
+      playback.port.onmessage = (e: MessageEvent<{ rms: number; played: number; peak: number; nonFinite: number; dropped: number }>) => {
         meter('out', e.data.rms);
         view.dataset.playedSamples = String(e.data.played);
         view.dataset.playedPeak = String(e.data.peak);
         view.dataset.playedNonFinite = String(e.data.nonFinite);
+        $('live-dropped').textContent = e.data.dropped ? `${(e.data.dropped / rate).toFixed(2)} s dropped to stay within 1 s of playback delay` : 'none';
       };
       ws.onopen = () => ws.send(JSON.stringify({ voice, format: 'f32le', rate, settings }));
       ws.onmessage = (e: MessageEvent<ArrayBuffer | string>) => {
@@ -223,6 +229,7 @@ export function setupLive(d: LiveDeps): void {
           ready = true;
           algo = Number(m.latency_ms);
           $('live-latency-algo').textContent = `${algo.toFixed(0)} ms (block ${(Number(m.block_seconds) * 1000).toFixed(0)} ms + right context + SOLA crossfade and search)`;
+          $('live-compute').textContent = 'waiting for the server\'s first report';
           status(`Live: converting at ${rate} Hz (model ${String(m.sample_rate)} Hz).`);
         } else if (m.type === 'stats' || m.type === 'done') {
           const c = m.compute_ms as { p50: number; p95: number } | undefined;
