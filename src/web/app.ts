@@ -6,6 +6,7 @@
  */
 import { Api, ApiError, type ConversionBackend, type ConversionOptions, type ConversionRun, type ProgressEvent, followJob, serverBackend } from './backend.ts';
 import { browserBackend } from './browser-backend.ts';
+import { setupLive } from './live.ts';
 import { drawPictures } from './pictures.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -263,6 +264,9 @@ $('ab-form').addEventListener('submit', async (ev) => {
     $<HTMLButtonElement>('ab-run').disabled = false;
   }
 });
+
+// ---- live conversion (the Live tab; live.ts) ----
+setupLive({ api, voice: () => $<HTMLSelectElement>('voice').value || undefined, referenceClip: () => clips.reference, voicesChanged: (id) => loadVoices(id) });
 
 // ---- start: defaults from the server ----
 async function init(): Promise<void> {
