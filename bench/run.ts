@@ -6,25 +6,26 @@
  *  3. e2e: a whole conversion (10 s source, 5 s reference, 10 and 30 steps) at official sizes per precision
  *     (fp32, fp16, int8 where the CPU has int8 dot products): seconds, GFLOP/s and the fraction of the
  *     same-run MatMul roofline per stage, RTF, peak RSS; FLOPs per stage come from an ONNX Runtime profile;
- *  4. memory: peak RSS of a whole conversion against the input length (10, 60, 180 s) per precision.
- * Each measurement runs in its own child process so peak memory is that stage's alone.
+ *  4. memory (on request): peak RSS of a whole conversion against the input length (10, 60, 180 s) per precision.
  *  5. the streaming converter with the real-time set at official size: per-block compute against the block
  *     time for the README settings and lighter ones (bench/stream.ts).
  *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
  *  7. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
  *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve,
+ *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
+ *     (bench/browser.ts).
+ * Each measurement runs in its own child process so peak memory is that stage's alone.
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve|browser,
  * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { probeDevices } from '../src/node/devices.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
 import { E2E_BENCH_VERSION, type E2eResult, type E2eStage } from './e2e.ts';
 import type { StageResult } from './stage.ts';
-import { cpuCapabilities } from '../src/node/devices.ts';
 import type { StreamBenchRow } from './stream.ts';
 
 const args = new Set(process.argv.slice(2));
@@ -153,9 +154,11 @@ if (only === 'memory') {
 if (!only || only === 'stream') {
   const streamScript = fileURLToPath(new URL('./stream.ts', import.meta.url));
   const out: Record<string, unknown> = {};
-  for (const device of devices.filter((d) => d !== 'wasm')) {
-    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), fp32, ${device} ==`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full'], {
+  const runs = devices.filter((d) => d !== 'wasm').map((d) => [d, 'fp32']);
+  if (devices.includes('cpu') && process.argv.includes('--int8')) runs.push(['cpu', 'int8']);
+  for (const [device, precision] of runs) {
+    log(`\n== streaming, real-time set at official size (XLS-R 300m x12, DiT 9x384, HiFT), ${precision}, ${device} ==`);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', streamScript, device, quick ? 'quick' : 'full', precision], {
       encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
     });
     if (r.status !== 0) throw new Error(`bench stream/${device} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
@@ -166,7 +169,7 @@ if (!only || only === 'stream') {
       log(`${row.label.padEnd(53)} ${row.blockMs.toFixed(0).padStart(8)} ${row.latencyMs.toFixed(0).padStart(11)}   ${row.computeMs.p50.toFixed(0).padStart(6)} / ${row.computeMs.p95.toFixed(0).padStart(5)} / ${row.computeMs.max.toFixed(0).padStart(5)}   ${row.ratio.toFixed(2).padStart(5)}   ${st.content.toFixed(0).padStart(7)} ${st.lengthRegulator.toFixed(0).padStart(3)} ${st.diffusion.toFixed(0).padStart(10)} ${st.vocoder.toFixed(0).padStart(8)}`);
     }
     log('ratio = median compute per block / block time: real time needs < 1; end-to-end latency = algorithmic latency + compute.');
-    out[device] = res.rows;
+    out[`${device}/${precision}`] = res.rows;
   }
   report.stream = out;
 }
@@ -190,8 +193,14 @@ if (only === 'v2') {
     encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
   });
   if (n.status !== 0) throw new Error(`bench v2-nets failed: ${n.stderr.trim().split('\n').slice(-3).join(' | ')}`);
-  log(n.stderr.trim());
-  report.v2Nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!);
+  const nets = JSON.parse(n.stdout.trim().split('\n').at(-1)!) as { results: Record<string, { seconds: number; weightMiB: number }> };
+  log('network            fp32 s    fp16 s   fp16 speed   weights MiB fp32/fp16');
+  for (const name of new Set(Object.keys(nets.results).map((k) => k.slice(0, k.lastIndexOf('.'))))) {
+    const a = nets.results[`${name}.fp32`], b = nets.results[`${name}.fp16`];
+    if (!a || !b) continue;
+    log(`${name.padEnd(16)} ${a.seconds.toFixed(3).padStart(8)} ${b.seconds.toFixed(3).padStart(9)} ${(a.seconds / b.seconds).toFixed(2).padStart(10)}x ${a.weightMiB.toFixed(0).padStart(9)} / ${b.weightMiB.toFixed(0)}`);
+  }
+  report.v2Nets = nets;
 }
 
 if (only === 'serve') {
@@ -201,6 +210,15 @@ if (only === 'serve') {
   const r = await benchServe({ clients: flag('--clients', 8), seconds: flag('--seconds', quick ? 10 : 30), workers: flag('--workers', 1), steps: flag('--steps', 10) }, log);
   printServeBench(r, log);
   report.serve = r;
+}
+
+if (only === 'browser') {
+  // Chromium WASM (1 thread, all threads) vs onnxruntime-node on the tiny models; its own script (needs Chromium).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./browser.ts', import.meta.url)), ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench browser failed (exit ${r.status})`);
+  if (json) report.browser = JSON.parse(r.stdout.trim().split('\n').at(-1)!); else process.stdout.write(r.stdout);
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -1,9 +1,9 @@
 /**
  * Streaming benchmark (run by bench/run.ts --only stream, in a child process of its own):
- *   node --import tsx bench/stream.ts <device> [quick]
+ *   node --import tsx bench/stream.ts <device> [quick|full] [fp32|int8]
  * The real-time model set at its official size with random weights — XLS-R 300m (12 layers), the
  * xlsr-tiny DiT (9 x 384, time and style as tokens), its length regulator, CAMPPlus, HiFT (512 base
- * channels) — through the StreamingConverter on real speech, block after block. Per settings: the
+ * channels) — through the StreamingConverter (int8: the content encoder and the DiT as the int8 mode builds them) on real speech, block after block. Per settings: the
  * per-block compute time (median, p95, max) against the block time (real time needs < 1) and the
  * algorithmic latency. Graphs are cached under $TMPDIR/seed-vc-bench.
  */
@@ -41,7 +41,7 @@ export interface StreamBenchRow {
   stagesMs: Record<string, number>;
 }
 
-const [device = 'cpu', mode = 'full'] = process.argv.slice(2) as [Device, string];
+const [device = 'cpu', mode = 'full', precision = 'fp32'] = process.argv.slice(2) as [Device, string, 'fp32' | 'int8'];
 const dir = join(tmpdir(), 'seed-vc-bench');
 mkdirSync(dir, { recursive: true });
 
@@ -57,17 +57,17 @@ const xlsr: Wav2vec2Config = {
 };
 const hift = parseHiftConfig('hift: {}\nf0_predictor: {}', 'hifigan.yml');
 
-async function open(name: string, build: () => GraphBuilder) {
-  const path = join(dir, `stream-${name}-fp32.onnx`);
+async function open(name: string, build: () => GraphBuilder, p: 'fp32' | 'int8' = 'fp32') {
+  const path = join(dir, `stream-${name}-${p}.onnx`);
   if (!existsSync(path)) writeFileSync(path, build().toOnnx());
   return nodeBackend.createSession(new Uint8Array(readFileSync(path)), { device, label: name });
 }
 
 const sessions: ConverterSessions = {
-  content: new XlsrContentEncoder(await open('xlsr300m-12', () => buildWav2vec2(xlsr, randomWeights(wav2vec2ParamShapes(xlsr), 21))), 1024),
+  content: new XlsrContentEncoder(await open('xlsr300m-12', () => buildWav2vec2(xlsr, randomWeights(wav2vec2ParamShapes(xlsr), 21), { precision }), precision), 1024),
   speaker: await open('campplus', () => buildCampplus(campplusConfig, randomWeights(campplusParamShapes(campplusConfig), 22))),
   lengthRegulator: await open('lr-xlsr', () => buildLengthRegulator(config.lengthRegulator, randomWeights(lengthRegulatorParamShapes(config.lengthRegulator), 23))),
-  estimator: await open('dit-xlsr-tiny', () => buildDitEstimator(config, randomWeights(ditParamShapes(config), 24), { keyMask: false })),
+  estimator: await open('dit-xlsr-tiny', () => buildDitEstimator(config, randomWeights(ditParamShapes(config), 24), { precision, keyMask: false }), precision),
   vocoder: new HiftVocoder(await open('hift', () => buildHift(hift, randomWeights(hiftParamShapes(hift), 25))), hift.nbHarmonics, hiftUpsampleFactor(hift)),
 };
 
@@ -110,4 +110,4 @@ for (const v of variants) {
     stagesMs: Object.fromEntries(Object.entries(stages).filter(([k]) => k !== 'total' && k !== 'reference').map(([k, a]) => [k, median(a)])),
   });
 }
-process.stdout.write(`${JSON.stringify({ device, settingsDefaults: STREAM_DEFAULTS, rows })}\n`);
+process.stdout.write(`${JSON.stringify({ device, precision, settingsDefaults: STREAM_DEFAULTS, rows })}\n`);

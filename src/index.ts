@@ -14,4 +14,5 @@ export { readAudioFile, writeWavFile, type WriteOptions } from './node/audio-fil
 export { resolveHubFile, defaultCacheDir, HubError, type HubOptions, type DownloadEvent } from './node/hub.ts';
 export { probeDevices, chooseDevice, type DeviceProbe, type DeviceRequest } from './node/devices.ts';
 export { nodeBackend } from './node/backend.ts';
+export { createVadGate, sileroVadModelPath, type VadGate } from './node/vad.ts';
 export { OrtBackend } from './runtime/ort.ts';

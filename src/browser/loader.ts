@@ -122,10 +122,16 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
   const fetchRole = async (spec: FileSpec): Promise<void> => {
     let last: unknown;
     for (const h of spec.hub) {
+      const text = /\.(ya?ml|json)$/.test(h.file);
+      const known = text || typeof caches === 'undefined' ? undefined : await store.lookup(h.repo, h.file, emit);
+      if (known) {
+        files[spec.role] = { repo: h.repo, file: h.file, sha256: known.sha256, bytes: known.bytes, source: 'cache' };
+        return;
+      }
       try {
         const f = await store.get(h.repo, h.file, emit);
         files[spec.role] = { repo: h.repo, file: h.file, sha256: f.sha256, bytes: f.bytes.length, source: f.source };
-        if (/\.(ya?ml|json)$/.test(h.file)) texts.set(spec.role, new TextDecoder().decode(f.bytes));
+        if (text) texts.set(spec.role, new TextDecoder().decode(f.bytes));
         if (typeof caches === 'undefined') held.set(spec.role, f.bytes);
         return;
       } catch (e) {

@@ -99,9 +99,21 @@ export class ModelStore {
     return { bytes, sha256: digest, source: 'download' };
   }
 
-  /** Whether a verified copy is cached (no download). */
-  async has(repo: string, file: string): Promise<boolean> {
-    return !!(await (await this.cache())?.match(`${KEY_ORIGIN}/${repo}/${file}`));
+  /**
+   * The sha256 and length of a cached copy, from its entry's headers, without reading its body (a warm
+   * load needs only the hashes: they key the cached graphs). `get` checks the bytes when they are read.
+   */
+  async lookup(repo: string, file: string, emit: (e: DownloadEvent) => void = () => {}): Promise<{ sha256: string; bytes: number } | undefined> {
+    checkName(repo, file);
+    const key = `${KEY_ORIGIN}/${repo}/${file}`;
+    const hit = await (await this.cache())?.match(key);
+    const sha = hit?.headers.get(SHA_HEADER) ?? '';
+    const bytes = Number(hit?.headers.get('content-length') ?? NaN);
+    await hit?.body?.cancel();
+    if (!hit || !/^[0-9a-f]{64}$/.test(sha) || !Number.isFinite(bytes)) return undefined;
+    emit({ type: 'resolve', repo, file, source: 'cache', url: key });
+    emit({ type: 'done', repo, file, bytes, sha256: sha, source: 'cache' });
+    return { sha256: sha, bytes };
   }
 
   /** Deletes every cached model file. */

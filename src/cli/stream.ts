@@ -211,7 +211,7 @@ function printSummary(s: StreamCliSummary, o: StreamCliOptions, r: Reporter, wal
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   const lines = [
     `${s.blocks} blocks of ${(s.blockSeconds * 1000).toFixed(0)} ms in ${(wallMs / 1000).toFixed(2)} s${o.output && o.output !== '-' ? ` -> ${o.output}` : ''}`,
-    `algorithmic latency ${(s.latencySeconds.algorithmic * 1000).toFixed(0)} ms (+ compute p50 = ${(s.latencySeconds.withComputeP50 * 1000).toFixed(0)} ms)`,
+    `algorithmic latency ${(s.latencySeconds.algorithmic * 1000).toFixed(0)} ms; with the median compute time ${(s.latencySeconds.withComputeP50 * 1000).toFixed(0)} ms`,
     `compute per block: p50 ${s.computeMs.p50.toFixed(0)} ms, p95 ${s.computeMs.p95.toFixed(0)} ms, max ${s.computeMs.max.toFixed(0)} ms (real-time factor ${s.realTimeFactor.toFixed(2)})`,
     `deadline misses: ${pct(s.deadlineMissShare)} of blocks${o.realtime ? ' (paced)' : ' (compute > block time)'}`,
     `VAD: ${s.vad ? `${pct(s.vadSkippedShare)} of blocks skipped` : 'off'}`,

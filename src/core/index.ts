@@ -26,9 +26,15 @@ export {
 } from './pipeline/convert.ts';
 export { solveEuler, linspace01, type CfmInputs, type CfmStepEvent } from './pipeline/cfm.ts';
 export { type ContentEncoder, WhisperContentEncoder, XlsrContentEncoder, encodeContent } from './pipeline/content.ts';
-export { type Vocoder, GraphVocoder, HiftVocoder } from './pipeline/vocoder.ts';
+export { type Vocoder, type VocoderDraws, type VocoderOutput, GraphVocoder, HiftVocoder } from './pipeline/vocoder.ts';
 export { RmvpePitchExtractor } from './pipeline/pitch.ts';
-export { noiseFromSafetensors, type NoiseSource } from './pipeline/noise.ts';
+export { noiseFromSafetensors, streamNoiseFromSafetensors, type NoiseSource, type StreamNoise } from './pipeline/noise.ts';
+export {
+  StreamingConverter, STREAM_DEFAULTS, streamSizes, algorithmicLatency, solaStep, solaFades, updateInputWindows,
+  type StreamSettings, type StreamSizes, type StreamBlockOptions, type StreamBlockResult, type ReferenceCache,
+} from './pipeline/stream.ts';
+export { BlockFramer, PcmDecoder, StreamStats, decodePcm, encodePcm, type PcmFormat, type StreamSummary } from './pipeline/stream-io.ts';
+export { SileroVad, VoiceActivityGate, type VadGateOptions } from './pipeline/vad.ts';
 export { fp16Hazard, type GuardEvent } from './pipeline/guard.ts';
 export { Rng } from './pipeline/random.ts';
 export { contentWindows, ditWindows, WaveJoiner } from './pipeline/windows.ts';

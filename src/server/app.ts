@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import multipart from '@fastify/multipart';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { encodeWav, readWav, toMono } from '../core/audio/index.ts';
@@ -23,7 +24,8 @@ import { docsHtml, openApiDocument } from './openapi.ts';
 import { type JobRecord, JobRegistry, type StreamMessage, isFinal } from './registry.ts';
 import { AbOptions, AudioQuery, ConversionOptions, VoiceUpload, fieldTypes } from './schemas.ts';
 import { type CheckedAudio, DataStore, ID_PATTERN, type Limits, checkAudio, newId } from './store.ts';
-import { webAsset } from './web-assets.ts';
+import { ORT_WEB_FILES, webAsset } from './web-assets.ts';
+import { registerStreamRoute } from './stream-socket.ts';
 
 export const VERSION = '0.1.0';
 
@@ -81,6 +83,8 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
     limits: { fileSize: o.limits.maxUploadBytes, files: 4, fields: 30, fieldSize: 4096, parts: 32 },
   });
 
+  await app.register(websocket, { options: { maxPayload: 1 << 20 } });
+
   app.setErrorHandler(async (e, req, reply) => {
     const api = e instanceof QueueFullError
       ? new ApiError(429, 'queue_full', e.message, { 'Retry-After': String(e.retryAfterSeconds) })
@@ -119,7 +123,7 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
   app.get('/openapi.json', async () => openapi);
   app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml(openapi)));
   app.get('/healthz', async () => ({ status: 'ok' as const, uptime_s: (Date.now() - started) / 1000, queue: await queue.stats() }));
-  for (const name of ['/', '/index.html', '/app.js', '/app.css']) {
+  for (const name of ['/', '/index.html', '/app.js', '/app.css', '/browser/worker.js', ...ORT_WEB_FILES.map((f) => `/browser/ort/${f}`)]) {
     app.get(name, async (_req, reply) => {
       const a = await webAsset(name === '/' ? '/index.html' : name);
       return reply.type(a.type).header('cache-control', 'no-cache').send(a.body);
@@ -348,7 +352,11 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
   });
 
   let closing: Promise<void> | undefined;
+  // live conversion over a WebSocket (one worker thread per stream)
+  const streams = registerStreamRoute(app, { load: o.load, store, maxStreams: Math.max(1, o.workers), log });
+
   const close = () => (closing ??= (async () => {
+    await streams.close();
     registry.close();
     await queue.close();
     // Give the SSE streams their final events, then stop listening.

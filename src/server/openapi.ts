@@ -65,6 +65,11 @@ export const ROUTES: RouteDoc[] = [
   { method: 'delete', path: '/v1/ab/{id}', summary: 'Cancel or delete an A/B job', auth: true, responses: { 200: ['the job', Job], 204: ['deleted', { media: 'none' }], ...JOB_ERRORS } },
   { method: 'get', path: '/v1/voices', summary: 'Saved voices', auth: true, responses: { 200: ['voices', VoiceList], ...COMMON_ERRORS } },
   {
+    method: 'get', path: '/v1/stream', summary: 'Live conversion (WebSocket)', auth: true,
+    description: 'Upgrade to a WebSocket. First message (text): {"voice": id, "format": "f32le"|"s16le", "rate": Hz, "settings": {block_time, crossfade_time, extra_time_ce, extra_time, extra_time_right, diffusion_steps, inference_cfg_rate, max_prompt_length}, "seed", "vad"}; the server answers {"type":"ready", latency_ms, block_samples, ...}. Then binary mono PCM frames both ways (one converted block per message), {"type":"stats"} now and then; send {"type":"end"} to convert the last partial block and get {"type":"done"}. Errors arrive as {"type":"error", code, message} before the close (1003 bad message or frame, 1008 bad settings, unknown voice or backlog, 1009 a frame over 1 MiB, 1013 busy).',
+    responses: { 101: ['switching to the WebSocket protocol', { media: 'websocket' }], ...COMMON_ERRORS },
+  },
+  {
     method: 'post', path: '/v1/voices', summary: 'Save a reference voice', auth: true,
     body: [{ type: 'multipart/form-data', schema: VoiceUpload }],
     responses: { 201: ['saved', Voice], 400: UPLOAD_ERRORS[400], 413: UPLOAD_ERRORS[413], 415: UPLOAD_ERRORS[415], 422: UPLOAD_ERRORS[422], ...COMMON_ERRORS },

@@ -22,8 +22,8 @@ export const ConversionOptions = z.strictObject({
     .describe('singing: move the source pitch median to the reference voice'),
   semi_tone_shift: z.number().int().min(-24).max(24).default(DEFAULTS.semiToneShift)
     .describe('singing: pitch shift in semitones'),
-  precision: z.enum(['auto', 'fp32', 'fp16']).optional()
-    .describe("compute precision (default: the server's --precision, normally auto: fp16 on capable GPUs, fp32 on CPUs)"),
+  precision: z.enum(['auto', 'fp32', 'fp16', 'int8']).optional()
+    .describe("compute precision (default: the server's --precision, normally auto: fp16 on capable GPUs, fp32 on CPUs; int8: quantized linear layers on CPUs with int8 dot products)"),
   seed: z.number().int().min(0).max(SEED_MAX).optional()
     .describe('seed of the initial noise: the same seed, inputs and options give the same output (default random, reported back)'),
   model: z.enum(['offline', 'singing', 'realtime']).optional()

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 // From the sources: src/web; from the dist build (which has no .html/.css): the package's src/web.
@@ -25,11 +26,30 @@ export async function bundleWebApp(): Promise<string> {
   return r.outputFiles[0].text;
 }
 
+/** The in-browser backend's Web Worker (src/browser/worker.ts) with onnxruntime-web loading its files from /browser/ort/. */
+export async function bundleBrowserWorker(): Promise<string> {
+  const esbuild = await import('esbuild');
+  const r = await esbuild.build({
+    entryPoints: [fileURLToPath(new URL('../browser/worker.ts', import.meta.url))], bundle: true, write: false, format: 'esm',
+    platform: 'browser', target: 'es2022', minify: true, keepNames: true, sourcemap: false, legalComments: 'none', logLevel: 'silent',
+    conditions: ['onnxruntime-web-use-extern-wasm'],
+  });
+  return r.outputFiles[0].text;
+}
+
+/** onnxruntime-web's runtime files the worker loads (WASM and WebGPU through JSEP). */
+export const ORT_WEB_FILES = ['ort-wasm-simd-threaded.jsep.mjs', 'ort-wasm-simd-threaded.jsep.wasm'];
+
 export function webAsset(path: string): Promise<Asset> {
   let a = cache.get(path);
   if (!a) {
     a = (async (): Promise<Asset> => {
       if (path === '/app.js') return { type: 'text/javascript; charset=utf-8', body: await bundleWebApp() };
+      if (path === '/browser/worker.js') return { type: 'text/javascript; charset=utf-8', body: await bundleBrowserWorker() };
+      if (path.startsWith('/browser/ort/') && ORT_WEB_FILES.includes(path.slice('/browser/ort/'.length))) {
+        const file = createRequire(import.meta.url).resolve(`onnxruntime-web/${path.slice('/browser/ort/'.length)}`);
+        return { type: path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8', body: await readFile(file) };
+      }
       if (path === '/app.css') return { type: 'text/css; charset=utf-8', body: await readFile(`${WEB}style.css`, 'utf8') };
       return { type: 'text/html; charset=utf-8', body: await readFile(`${WEB}index.html`, 'utf8') };
     })();

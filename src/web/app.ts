@@ -5,11 +5,25 @@
  * one choice away from the UI.
  */
 import { Api, ApiError, type ConversionBackend, type ConversionOptions, type ConversionRun, type ProgressEvent, followJob, serverBackend } from './backend.ts';
+import { browserBackend } from './browser-backend.ts';
+import { setupLive } from './live.ts';
 import { drawPictures } from './pictures.ts';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const api = new Api(sessionStorage.getItem('seed-vc-token'));
-const backend: ConversionBackend = serverBackend(api);
+const hubParams = new URLSearchParams(location.search);
+// Run on: the server, or this browser (its own Web Worker; see browser-backend.ts).
+const backends: Record<'server' | 'browser', ConversionBackend> = {
+  server: serverBackend(api),
+  browser: browserBackend({
+    workerUrl: '/browser/worker.js',
+    hub: { baseUrl: hubParams.get('hub') ?? 'https://huggingface.co', layout: hubParams.get('layout') === 'mirror' ? 'mirror' : 'hub' },
+    onLoaded: (s) => {
+      $('browser-info').textContent = `This browser: ${s.choice.device === 'webgpu' ? 'WebGPU' : 'WASM'} (${s.choice.reason}); ${s.choice.threadsReason}; precision ${s.plan.mode} (${s.plan.reason}).`;
+    },
+  }),
+};
+const runOn = () => (document.querySelector<HTMLInputElement>('input[name=run-on]:checked')?.value === 'browser' ? 'browser' : 'server');
 const clips: { source: Blob | null; reference: Blob | null } = { source: null, reference: null };
 let running: ConversionRun | null = null;
 
@@ -147,6 +161,8 @@ function showProgress(e: ProgressEvent): void {
   if (typeof e.fraction === 'number') $<HTMLProgressElement>('progress-overall').value = e.fraction;
   if (e.type === 'queued') $('progress-stage').textContent = e.position ? `queued (${e.position} ahead)` : 'queued';
   if (e.type === 'load') $('progress-stage').textContent = e.status === 'start' ? 'loading models' : 'models loaded';
+  if (e.type === 'download') $('progress-stage').textContent = `downloading ${String(e.file)} (${(Number(e.loaded) / 1e6).toFixed(1)} MB)`;
+  if (e.type === 'device') $('browser-info').textContent = `This browser: ${e.device === 'webgpu' ? 'WebGPU' : 'WASM'} (${String(e.reason)})`;
   if (e.type === 'stage' && e.status === 'start') $('progress-stage').textContent = STAGE_NAMES[e.stage as string] ?? String(e.stage);
   if (e.type === 'diffusion') {
     const d = e as { window: number; windows: number; step: number; steps: number };
@@ -172,7 +188,7 @@ $('convert-form').addEventListener('submit', async (ev) => {
   $('progress-step-text').textContent = '';
   status('Uploading…');
   const t0 = performance.now();
-  running = backend.convert({ source: clips.source, reference: voice ? undefined : clips.reference!, voice }, opts, (e) => { status('Converting…'); showProgress(e); });
+  running = backends[runOn()].convert({ source: clips.source, reference: voice ? undefined : clips.reference!, voice }, opts, (e) => { status('Converting…'); showProgress(e); });
   try {
     const r = await running.result;
     const url = URL.createObjectURL(r.wav);
@@ -248,6 +264,9 @@ $('ab-form').addEventListener('submit', async (ev) => {
     $<HTMLButtonElement>('ab-run').disabled = false;
   }
 });
+
+// ---- live conversion (the Live tab; live.ts) ----
+setupLive({ api, voice: () => $<HTMLSelectElement>('voice').value || undefined, referenceClip: () => clips.reference, voicesChanged: (id) => loadVoices(id) });
 
 // ---- start: defaults from the server ----
 async function init(): Promise<void> {

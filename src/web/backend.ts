@@ -13,7 +13,7 @@ export interface ConversionOptions {
   f0_condition: boolean;
   auto_f0_adjust: boolean;
   semi_tone_shift: number;
-  precision: 'auto' | 'fp32' | 'fp16';
+  precision: 'auto' | 'fp32' | 'fp16' | 'int8';
   seed?: number;
 }
 

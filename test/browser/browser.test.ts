@@ -31,6 +31,7 @@ let context: BrowserContext;
 let page: Page;
 
 const hubRequests = () => server.requests.filter((p) => p.startsWith('/hub/')).length;
+const CAMPPLUS_PATH = 'funasr/campplus/campplus_cn_common.bin';
 const appUrl = (q: Record<string, string>) => `${server.url}/?${new URLSearchParams({ hub: `${server.url}/hub`, layout: 'mirror', precision: 'fp32', ...q })}`;
 
 async function loadModel(p: Page): Promise<string> {
@@ -63,12 +64,35 @@ async function convert(p: Page, noise: boolean, seed?: number): Promise<Float32A
   return toMono(wav);
 }
 
+/** The case's conversion with a seed (no noise file) through the Node library, memoised. */
+const nodeRuns = new Map<number, Promise<Float32Array>>();
+function nodeSeeded(seed: number): Promise<Float32Array> {
+  let r = nodeRuns.get(seed);
+  if (!r) {
+    r = (async () => {
+      const cacheDir = mkdtempSync(join(tmpdir(), 'seed-vc-web-node-'));
+      const model = await SeedVc.load({ mirror: HUB, cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
+      try {
+        const wav = (f: string) => { const a = readWav(new Uint8Array(readFileSync(join(CASE, f))), f); return { samples: toMono(a), sampleRate: a.sampleRate }; };
+        return (await model.convert(wav('source.wav'), wav('reference.wav'), {
+          diffusionSteps: STEPS, inferenceCfgRate: caseJson.args.inference_cfg_rate, lengthAdjust: caseJson.args.length_adjust, seed,
+        })).audio;
+      } finally {
+        await model.dispose();
+        rmSync(cacheDir, { recursive: true, force: true });
+      }
+    })();
+    nodeRuns.set(seed, r);
+  }
+  return r;
+}
+
 before(async () => {
   if (skip) return;
   out = mkdtempSync(join(tmpdir(), 'seed-vc-web-'));
   const b = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build-web.mjs'), '--outdir', out], { encoding: 'utf8' });
   assert.equal(b.status, 0, `build:web failed: ${b.stderr}`);
-  server = await startStaticServer({ '/': out, '/hub/': HUB });
+  server = await startStaticServer({ '/': out, '/hub/': HUB, '/cut-once-hub/': HUB, '/cut-always-hub/': HUB }, { cuts: { '/cut-once-hub/': 'once', '/cut-always-hub/': 'always' } });
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   context = await browser.newContext();
@@ -107,19 +131,9 @@ test('a reload converts again without fetching model files; with a seed it equal
   const seed = 1234;
   const inBrowser = await convert(page, false, seed);
   assert.match((await page.textContent('#rtf')) ?? '', new RegExp(`seed ${seed}`));
-  const cacheDir = mkdtempSync(join(tmpdir(), 'seed-vc-web-node-'));
-  const model = await SeedVc.load({ mirror: HUB, cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
-  try {
-    const wav = (f: string) => { const a = readWav(new Uint8Array(readFileSync(join(CASE, f))), f); return { samples: toMono(a), sampleRate: a.sampleRate }; };
-    const r = await model.convert(wav('source.wav'), wav('reference.wav'), {
-      diffusionSteps: STEPS, inferenceCfgRate: caseJson.args.inference_cfg_rate, lengthAdjust: caseJson.args.length_adjust, seed,
-    });
-    const err = assertClose('browser vs Node, seed 1234', { shape: [inBrowser.length], data: inBrowser }, { shape: [r.audio.length], data: r.audio }, TOL);
-    t.diagnostic(`browser vs Node with seed ${seed}: err ${err.toExponential(2)} (tol ${TOL})`);
-  } finally {
-    await model.dispose();
-    rmSync(cacheDir, { recursive: true, force: true });
-  }
+  const node = await nodeSeeded(seed);
+  const err = assertClose('browser vs Node, seed 1234', { shape: [inBrowser.length], data: inBrowser }, { shape: [node.length], data: node }, TOL);
+  t.diagnostic(`browser vs Node with seed ${seed}: err ${err.toExponential(2)} (tol ${TOL})`);
   if (process.env.SEED_VC_SCREENSHOT) await page.screenshot({ path: process.env.SEED_VC_SCREENSHOT, fullPage: true });
 });
 
@@ -153,5 +167,69 @@ test('a failing model download shows a clear error naming the file, the URL and 
     assert.equal(await p.isDisabled('#convert'), true);
   } finally {
     await p.close();
+  }
+});
+
+test('the serve web app: Run on "This browser" converts in the page (seeded, equal to Node) and sends no conversion request', { skip }, async (t) => {
+  const { startServer, SOURCE, REFERENCE } = await import('../server/helpers.ts');
+  const serve = await startServer();
+  const p = await context.newPage();
+  const conversionRequests: string[] = [];
+  p.on('request', (r) => { if (r.url().includes('/v1/conversions')) conversionRequests.push(`${r.method()} ${r.url()}`); });
+  try {
+    await p.goto(`${serve.url}/?${new URLSearchParams({ hub: `${server.url}/hub`, layout: 'mirror' })}`);
+    await p.getByLabel('This browser').check();
+    await p.getByLabel('Source', { exact: true }).setInputFiles(SOURCE);
+    await p.getByLabel('Reference', { exact: true }).setInputFiles(REFERENCE);
+    await p.getByLabel('Diffusion steps', { exact: true }).fill(String(STEPS));
+    await p.getByLabel('Inference CFG rate', { exact: true }).fill(String(caseJson.args.inference_cfg_rate));
+    await p.getByLabel('Length adjust', { exact: true }).fill(String(caseJson.args.length_adjust));
+    await p.getByLabel('Seed', { exact: true }).fill('1234');
+    await p.getByLabel('Precision', { exact: true }).selectOption('fp32');
+    await p.getByRole('button', { name: 'Convert', exact: true }).click();
+    await p.locator('#result').waitFor({ state: 'visible', timeout: 240_000 });
+    const info = (await p.textContent('#browser-info')) ?? '';
+    assert.match(info, /^This browser: (WASM|WebGPU) \(.+\); .+; precision fp32/, info);
+    assert.deepEqual(conversionRequests, [], 'no conversion request reached the server');
+    const bytes = await p.evaluate(async () => [...new Uint8Array(await (await fetch((document.getElementById('download') as HTMLAnchorElement).href)).arrayBuffer())]);
+    const audio = toMono(readWav(new Uint8Array(bytes), 'result.wav'));
+    const node = await nodeSeeded(1234);
+    const err = assertClose('serve app in-browser vs Node, seed 1234', { shape: [audio.length], data: audio }, { shape: [node.length], data: node }, TOL);
+    t.diagnostic(`${info}; vs Node err ${err.toExponential(2)} (tol ${TOL})`);
+    if (process.env.SEED_VC_SCREENSHOT) await p.screenshot({ path: process.env.SEED_VC_SCREENSHOT.replace(/\.png$/, '-serve.png'), fullPage: true });
+  } finally {
+    await p.close();
+    await serve.close();
+  }
+});
+
+test('a cut download resumes with a Range request and ends verified; one that keeps failing leaves no cache entry', { skip }, async () => {
+  const fresh = await browser.newContext(); // empty Cache Storage and OPFS
+  try {
+    const p = await fresh.newPage();
+    // Every file's first response stops half-way: each download resumes from where it was cut.
+    await p.goto(appUrl({ device: 'wasm', hub: `${server.url}/cut-once-hub` }));
+    const status = await loadModel(p);
+    assert.match(status, /7 files \(31\.\d MB downloaded, 0 from the cache\)/, status);
+    const resumed = server.requests.filter((r) => r.startsWith(`/cut-once-hub/${CAMPPLUS_PATH} bytes=`));
+    assert.equal(resumed.length, 1, `one Range request resumed CAMPPlus: ${resumed.join(', ')}`);
+    const size = readFileSync(join(HUB, CAMPPLUS_PATH)).length;
+    assert.equal(resumed[0], `/cut-once-hub/${CAMPPLUS_PATH} bytes=${Math.floor(size / 2)}-`);
+
+    // Cut on every attempt: the load fails with a clear error and nothing of that file is stored.
+    const q = await fresh.newPage();
+    await q.goto(`${server.url}/?${new URLSearchParams({ hub: `${server.url}/cut-always-hub`, layout: 'mirror', model: 'singing' })}`);
+    await q.click('#load');
+    await q.waitForFunction(() => document.getElementById('load-status')!.dataset.state === 'failed', null, { timeout: 60_000 });
+    const text = (await q.textContent('#error')) ?? '';
+    assert.match(text, /DownloadError: download of Plachta\/Seed-VC\/DiT_seed_v2_uvit_whisper_base_f0_44k_bigvgan_pruned_ft_ema_v2\.pth from .+ was cut after \d+ bytes .*nothing was stored/, text);
+    const stored = await q.evaluate(async () => {
+      const c = await caches.open('seed-vc-models-v1');
+      return (await c.keys()).map((r) => r.url);
+    });
+    assert.ok(!stored.some((u) => u.includes('whisper_base_f0_44k')), `no entry for the cut file (cache holds ${stored.length} files)`);
+    assert.ok(stored.some((u) => u.endsWith(CAMPPLUS_PATH)), 'the files completed earlier are still there');
+  } finally {
+    await fresh.close();
   }
 });

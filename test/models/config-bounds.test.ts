@@ -15,6 +15,8 @@ import { parseBigvganConfig } from '../../src/core/nets/bigvgan.ts';
 import { parseHiftConfig } from '../../src/core/nets/hift.ts';
 import { parseWav2vec2Config } from '../../src/core/nets/wav2vec2.ts';
 import { parseWhisperConfig } from '../../src/core/nets/whisper-encoder.ts';
+import { officialV2Wrapper, parseV2WrapperConfig } from '../../src/core/models/v2-config.ts';
+import { parseHubertConfig } from '../../src/core/nets/v2/hubert.ts';
 import { GOLDEN, HUB } from '../helpers/golden.ts';
 
 const SEED = join(HUB, 'Plachta', 'Seed-VC');
@@ -94,6 +96,28 @@ test('hostile network configs (Whisper, wav2vec2, BigVGAN, HiFT) are refused nam
   refused(() => parseHiftConfig('hift:\n  base_channels: 1000000000\nf0_predictor: {}', 'h.yml'), /^h\.yml: hift\.base_channels is 1000000000; accepted: an integer in 1\.\.8192$/);
   refused(() => parseHiftConfig('hift:\n  istft_params: {n_fft: 1e9, hop_len: 4}\nf0_predictor: {}', 'h.yml'), /^h\.yml: hift\.istft_params\.n_fft is 1000000000; accepted: an integer in 2\.\.4096$/);
   refused(() => parseHiftConfig('hift:\n  resblock_dilation_sizes: [[1, 3, 5], [1, 3, 5], [1, 3, 99999]]\nf0_predictor: {}', 'h.yml'), /hift\.resblock_dilation_sizes\[2\] is \[1,3,99999\]/);
+});
+
+test('hostile Seed-VC v2 values (wrapper YAML, ASTRAL extractors, HuBERT) are refused naming the key and the range', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a YAML document edited at any depth
+  const doc = () => structuredClone(officialV2Wrapper()) as Record<string, any>;
+  parseV2WrapperConfig(JSON.stringify(doc()), 'v.yaml');
+  const hostile: [(d: ReturnType<typeof doc>) => void, RegExp][] = [
+    [(d) => { d.cfm.estimator.depth = 1e6; }, /^v\.yaml: cfm\.estimator\.depth: expected an integer in 0\.\.256, got 1000000$/],
+    [(d) => { d.mel_fn.num_mels = 1e9; }, /^v\.yaml: mel_fn\.num_mels: expected an integer in 0\.\.512, got 1000000000$/],
+    [(d) => { d.sr = 1e9; }, /^v\.yaml\.sr: expected an integer in 0\.\.96000, got 1000000000$/],
+    [(d) => { d.cfm_length_regulator.sampling_ratios = new Array(40).fill(1); }, /cfm_length_regulator\.sampling_ratios: expected a list of at most 16 integers in 1\.\.16/],
+    [(d) => { d.content_extractor_narrow.encoder.num_blocks = 1e6; }, /content_extractor_narrow\.encoder\.num_blocks: expected an integer in 1\.\.256, got 1000000/],
+  ];
+  for (const [edit, re] of hostile) {
+    const d = doc();
+    edit(d);
+    refused(() => parseV2WrapperConfig(JSON.stringify(d), 'v.yaml'), re);
+  }
+  const h = json('facebook/hubert-large-ll60k/config.json');
+  parseHubertConfig(h);
+  refused(() => parseHubertConfig({ ...h, num_hidden_layers: 1e7 }), /^hubert config\.json: num_hidden_layers is 10000000; accepted: an integer in 1\.\.128$/);
+  refused(() => parseHubertConfig('<html>'), /^hubert config\.json: not valid JSON/);
 });
 
 let tmp: string;

@@ -119,7 +119,7 @@ for (const id of CASES) {
   });
 }
 
-test('fp16 plan: content in fp16, and the default path runs the CFM on an fp32 DiT twin, as the reference forces it', async (t) => {
+test('fp16 plan: content in fp16 (fp16-stored weights on a CPU), and the default path runs the CFM on an fp32 DiT twin, as the reference forces it', async (t) => {
   const sessions: string[] = [];
   const m = await SeedVc.load({
     model: 'v2', config: join(GOLDEN_V2, 'configs/v2/vc_wrapper.yaml'), mirror: v2Hub(), cacheDir, offline: true, precision: 'fp16', device: 'cpu',

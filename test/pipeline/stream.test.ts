@@ -255,3 +255,41 @@ test('stream: a non-speech block skips inference and the SOLA fade carries on; b
   assert.equal(conv2.blockCount, 2);
   assert.throws(() => new StreamingConverter(model.config, model.converter.sessions, { extraTime: 3 }), InvalidInputError);
 });
+
+test('stream: a hazardous vocoder window is recomputed by the fp32 twin and reported (the fp16 guard)', async () => {
+  const base = model.converter.sessions;
+  let twinCalls = 0;
+  const sessions = {
+    ...base,
+    fp32Fallback: {
+      vocoder: async () => { twinCalls++; return base.vocoder; },
+      hazard: { vocoder: (d: ArrayLike<number>) => (d.length > 0 ? 'forced for the test' : null) },
+    },
+  };
+  const conv = new StreamingConverter(model.config, sessions, { diffusionSteps: 1 });
+  conv.setReference(wav(join(STREAM, 'rt_readme_0p18', 'reference.wav')));
+  const r = await conv.process(wav(join(STREAM, 'rt_readme_0p18', 'source.wav')).subarray(0, conv.sizes.blockFrame));
+  assert.equal(twinCalls, 1);
+  assert.deepEqual(r.guard, [{ stage: 'vocoder', window: 1, reason: 'forced for the test', action: 'recomputed in fp32' }]);
+});
+
+test('stream: the offline model set (Whisper content, BigVGAN vocoder) streams too', async () => {
+  const offline = await SeedVc.load({ model: 'offline', mirror: HUB, cacheDir, offline: true, precision: 'fp32', device: 'cpu' });
+  try {
+    assert.equal(offline.config.vocoder.type, 'bigvgan');
+    const conv = new StreamingConverter(offline.config, offline.converter.sessions, { diffusionSteps: 2 });
+    conv.setReference(wav(join(STREAM, 'rt_readme_0p18', 'reference.wav')));
+    const src = wav(join(STREAM, 'rt_readme_0p18', 'source.wav'));
+    const B = conv.sizes.blockFrame;
+    for (let k = 0; k < 2; k++) {
+      const r = await conv.process(src.subarray(k * B, (k + 1) * B), { keepIntermediates: true });
+      assert.equal(r.output.length, B);
+      assert.ok(r.output.every(Number.isFinite));
+      assert.deepEqual(r.intermediates!.mel.shape, [1, 80, conv.sizes.targetLength]);
+      assert.equal(r.intermediates!.f0, undefined); // BigVGAN has no F0 output
+      if (k === 1) assert.ok(r.output.some((v) => Math.abs(v) > 1e-3));
+    }
+  } finally {
+    await offline.dispose();
+  }
+});

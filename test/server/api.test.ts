@@ -57,7 +57,7 @@ describe('documents and health', () => {
     assert.equal(body.properties.inference_cfg_rate.default, 0.7);
     assert.equal(body.properties.length_adjust.default, 1);
     assert.equal(body.properties.diffusion_steps.maximum, 200);
-    assert.deepEqual(body.properties.precision.enum, ['auto', 'fp32', 'fp16']);
+    assert.deepEqual(body.properties.precision.enum, ['auto', 'fp32', 'fp16', 'int8']);
     assert.equal(body.properties.source.format, 'binary');
     assert.ok(doc.paths['/v1/conversions'].post.responses['429'].headers['Retry-After']);
   });

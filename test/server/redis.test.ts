@@ -43,10 +43,10 @@ function waitFor(child: ChildProcess, pattern: RegExp, what: string): Promise<vo
   });
 }
 
-async function startWorker(name: string): Promise<void> {
+async function startWorker(name: string, extra: string[] = []): Promise<void> {
   const child = spawn(process.execPath, [
     BIN, 'worker', '--queue', redisUrl, '--data-dir', join(s.dir, 'data'), '--name', name, '--lock-ms', '2000',
-    '--hub-mirror', HUB, '--offline', '--cache-dir', join(s.dir, 'cache'), '--device', 'cpu', '--precision', 'fp32', '-q',
+    '--hub-mirror', HUB, '--offline', '--cache-dir', join(s.dir, 'cache'), '--device', 'cpu', '--precision', 'fp32', '-q', ...extra,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   workers.set(name, child);
   await waitFor(child, /ready on redis:/, `worker ${name}`);
@@ -125,4 +125,20 @@ run('two workers drain a batch; a killed worker\'s job is retried by the other; 
   const cancelled = await json(await fetch(`${s.url}/v1/conversions/${c}`, { method: 'DELETE' }));
   assert.equal(cancelled.state, 'cancelled');
   assert.ok(cancelled.progress.step < 200);
+});
+
+run('with --on-worker-lost fail, a killed worker\'s job fails with worker_lost (never stuck)', async () => {
+  // Replace the workers by two that fail lost jobs instead of retrying them.
+  for (const w of workers.values()) w.kill('SIGTERM');
+  await Promise.all([...workers.values()].map((w) => (w.exitCode === null && w.signalCode === null ? new Promise((r) => w.once('exit', r)) : null)));
+  workers.clear();
+  await Promise.all([startWorker('f1', ['--on-worker-lost', 'fail']), startWorker('f2', ['--on-worker-lost', 'fail'])]);
+  const id = await convert({ diffusion_steps: 60, seed: 51 });
+  await readEvents(`${s.url}/v1/conversions/${id}/events`, {}, (e) => e.data.type === 'diffusion');
+  const victim = (await json(await fetch(`${s.url}/v1/conversions/${id}`))).worker as string;
+  workers.get(victim)!.kill('SIGKILL');
+  const end = (await readEvents(`${s.url}/v1/conversions/${id}/events`)).at(-1)!.data;
+  assert.equal(end.state, 'failed');
+  assert.equal(end.error.code, 'worker_lost');
+  assert.match(end.error.message, /stopped \(killed or crashed\)/);
 });

@@ -99,6 +99,7 @@ el.load.onclick = async () => {
       + `${graphs.built} graphs built, ${graphs.cached} from the cache; `
       + `loaded in ${(t.total / 1000).toFixed(1)} s (files ${(t.files / 1000).toFixed(1)} s, graphs ${(t.graphs / 1000).toFixed(1)} s, sessions ${(t.sessions / 1000).toFixed(1)} s)`;
     el.loadStatus.dataset.state = 'ready';
+    el.loadStatus.dataset.timings = JSON.stringify(loaded.timings); // for scripts (npm run bench -- --only browser)
     showDevice(loaded);
     el.convert.disabled = false;
   } catch (e) {
@@ -156,6 +157,7 @@ el.convert.onclick = async () => {
     el.rtf.textContent = `${(r.audio.length / r.sampleRate).toFixed(2)} s at ${r.sampleRate} Hz, RTF ${r.rtf.toFixed(3)}${r.seed !== undefined ? `, seed ${r.seed}` : ''}`;
     el.convertStatus.textContent = `done in ${(r.timings.total / 1000).toFixed(2)} s (${Object.entries(r.timings).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ')})`;
     el.convertStatus.dataset.state = 'done';
+    el.convertStatus.dataset.timings = JSON.stringify(r.timings);
   } catch (e) {
     el.convertStatus.textContent = 'conversion failed';
     el.convertStatus.dataset.state = 'failed';

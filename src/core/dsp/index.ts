@@ -5,7 +5,7 @@ export {
   type MelFilterBankOptions, type MelSpectrogramOptions, type MelSpectrogram,
   hzToMel, melToHz, linspace, melFilterBank, SparseFilterBank, melSpectrogram,
 } from './mel.ts';
-export { resampleSoxr, soxrOutputLength, soxrPlan, type SoxrPlan } from './soxr.ts';
+export { resampleSoxr, soxrOutputLength, soxrPlan, soxrReach, StreamingSoxr, type SoxrPlan } from './soxr.ts';
 export { type ResampleOptions, type ResampleGeometry, resampleGeometry, sincResampleKernel, resampledLength, resample } from './resample.ts';
 export { type KaldiFbankOptions, type KaldiFbank, FLOAT32_EPS, kaldiMelBanks, poveyWindow, kaldiFbank, meanNormalize } from './kaldi.ts';
 export { type WhisperFeatureOptions, type WhisperFeatures, whisperMelFilters, whisperLogMel } from './whisper-features.ts';

@@ -78,9 +78,21 @@ function mapping(v: unknown, path: string): Node {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidInputError(`${path}: expected a mapping`);
   return v as Node;
 }
+/**
+ * Largest accepted value of each v2 size: the official vc_wrapper.yaml (sr 22050, n_fft 1024, 80 mels, DiT
+ * 512 wide, 13 deep, 8 heads, codebooks of 2048) with ample headroom, so a hostile config cannot size gigabytes.
+ */
+export const V2_CONFIG_MAX: Readonly<Record<string, number>> = {
+  sr: 96_000, sampling_rate: 96_000, hop_size: 4096, n_fft: 8192, win_size: 8192, num_mels: 512, fmin: 48_000,
+  hidden_dim: 8192, num_heads: 256, depth: 256, in_channels: 1024, content_dim: 8192, style_encoder_dim: 8192,
+  block_size: 65_536, channels: 8192, codebook_size: 65_536, groups: 64,
+};
 function int(o: Node, key: string, path: string, fallback?: number): number {
   const v = o[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new InvalidInputError(`${path}.${key}: expected a non-negative integer, got ${JSON.stringify(o[key])}`);
+  const max = V2_CONFIG_MAX[key] ?? Number.MAX_SAFE_INTEGER;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new InvalidInputError(`${path}.${key}: expected an integer in 0..${max}, got ${JSON.stringify(o[key] ?? v)}`);
+  }
   return v;
 }
 function bool(o: Node, key: string, fallback: boolean): boolean {
@@ -122,7 +134,9 @@ export function parseV2LengthRegulatorConfig(node: unknown, path = 'cfm_length_r
     throw new InvalidInputError(`${path}.out_channels: only out_channels = channels is supported`);
   }
   const ratios = o.sampling_ratios ?? [];
-  if (!Array.isArray(ratios)) throw new InvalidInputError(`${path}.sampling_ratios: expected a list`);
+  if (!Array.isArray(ratios) || ratios.length > 16 || !ratios.every((r) => Number.isInteger(r) && r >= 1 && r <= 16)) {
+    throw new InvalidInputError(`${path}.sampling_ratios: expected a list of at most 16 integers in 1..16, got ${JSON.stringify(ratios).slice(0, 60)}`);
+  }
   return {
     channels,
     codebookSize: int(o, 'codebook_size', path, 1024),

@@ -346,8 +346,9 @@ export class StreamingConverter {
   /** Content of a 16 kHz waveform [1, F, D], through the fp16 guard. */
   async encode(wave16k: Float32Array, block: number, report: (e: GuardEvent) => void): Promise<Tensor<'float32'>> {
     const fb = this.sessions.fp32Fallback?.content;
+    const hazard = this.sessions.fp32Fallback?.hazard?.content ?? fp16Hazard;
     return guarded('content', block + 1, () => this.sessions.content.encode(wave16k),
-      fb && (async () => (await fb() as ContentEncoder).encode(wave16k)), (t) => fp16Hazard(t.data), report);
+      fb && (async () => (await fb() as ContentEncoder).encode(wave16k)), (t) => hazard(t.data), report);
   }
 
   /** Step 4: the window's content without the first ceDitFrameDifference frames. */
@@ -374,13 +375,14 @@ export class StreamingConverter {
     mu.set(cache.promptCondition.data.subarray(0, P * D));
     mu.set(cond.data.subarray(0, T * D), P * D);
     if (z.length !== C * (P + T)) throw new InvalidInputError(`block ${block}: CFM noise has ${z.length} values, needs [1, ${C}, ${P + T}]`);
+    const ditHazard = this.sessions.fp32Fallback?.hazard?.estimator ?? fp16Hazard;
     const solve = async (estimator: NetSession) => {
       let hazard: string | null = null;
       const x = await solveEuler(estimator, {
         mu: tensor('float32', [1, P + T, D], mu), prompt: cache.mel2, style: cache.style2,
         noise: tensor('float32', [1, C, P + T], Float32Array.from(z)), steps: this.settings.diffusionSteps, cfgRate: this.settings.inferenceCfgRate,
-      }, (e) => { hazard ??= fp16Hazard(e.estimatorOut.data); });
-      return { x, hazard: hazard ?? fp16Hazard(x.data) };
+      }, (e) => { hazard ??= ditHazard(e.estimatorOut.data); });
+      return { x, hazard: hazard ?? ditHazard(x.data) };
     };
     const fb = this.sessions.fp32Fallback?.estimator;
     const { x } = await guarded('dit', block + 1, () => solve(this.sessions.estimator), fb && (async () => solve(await fb())), (r) => r.hazard, report);
@@ -392,8 +394,9 @@ export class StreamingConverter {
   /** Step 7: the vocoder (through the guard). */
   async vocode(mel: Tensor<'float32'>, draws: VocoderDraws | undefined, block: number, report: (e: GuardEvent) => void): Promise<VocoderOutput> {
     const fb = this.sessions.fp32Fallback?.vocoder;
+    const hazard = this.sessions.fp32Fallback?.hazard?.vocoder ?? fp16Hazard;
     return guarded('vocoder', block + 1, () => this.sessions.vocoder.run(mel, draws),
-      fb && (async () => (await fb()).run(mel, draws)), (o) => fp16Hazard(o.waveform), report);
+      fb && (async () => (await fb()).run(mel, draws)), (o) => hazard(o.waveform), report);
   }
 
   /** Step 8: the returned slice of the vocoder output: [-(outputLen + tailLen) : -tailLen]. */

@@ -10,7 +10,7 @@ import { type HubertConfig, buildHubert, hubertParamShapes, normalizeHubertInput
 import { type AstralConfig, astralParamShapes, buildAstralExtractor } from '../../../src/core/nets/v2/astral.ts';
 import { buildV2Dit, v2DitParamShapes } from '../../../src/core/nets/v2/dit.ts';
 import { buildV2LengthRegulator, v2LengthRegulatorParamShapes } from '../../../src/core/nets/v2/length-regulator.ts';
-import { parseV2WrapperConfig } from '../../../src/core/models/v2-config.ts';
+import { officialV2Wrapper, parseV2WrapperConfig } from '../../../src/core/models/v2-config.ts';
 import { tensor } from '../../../src/core/tensor.ts';
 import { allFinite, randomWeights, runGraph, seededUniform } from '../../helpers/onnx.ts';
 
@@ -37,34 +37,8 @@ for (const precision of ['fp32', 'fp16'] as const) {
   });
 }
 
-/** The released v2 sizes (configs/v2/vc_wrapper.yaml of the Seed-VC repository), as parseV2WrapperConfig reads them. */
-function officialV2WrapperConfig() {
-  const encoder = { dim: 512, num_blocks: 12, intermediate_dim: 1536, dilation: 1, input_dim: 1024 };
-  const extractor = (codebook: number) => ({
-    ssl_model_name: 'facebook/hubert-large-ll60k', ssl_output_layer: 18, encoder,
-    quantizer: { codebook_size: codebook, dim: 512, spherical: true },
-  });
-  const raw: Record<string, unknown> = {
-    sr: 22050, hop_size: 256,
-    mel_fn: { n_fft: 1024, win_size: 1024, hop_size: 256, num_mels: 80, sampling_rate: 22050, fmin: 0, fmax: null, center: false },
-    cfm: {
-      estimator: {
-        time_as_token: true, style_as_token: true, uvit_skip_connection: false, block_size: 8192, depth: 13, num_heads: 8,
-        hidden_dim: 512, in_channels: 80, content_dim: 512, style_encoder_dim: 192,
-      },
-    },
-    cfm_length_regulator: { channels: 512, is_discrete: true, codebook_size: 2048, sampling_ratios: [1, 1, 1, 1], f0_condition: false },
-    ar: { model: { config: { rope_base: 10000, dim: 768, head_dim: 64, n_local_heads: 2, intermediate_size: 2304, n_head: 12, n_layer: 12, vocab_size: 2049 } } },
-    ar_length_regulator: { channels: 768, is_discrete: true, codebook_size: 32, sampling_ratios: [], f0_condition: false },
-    style_encoder: { feat_dim: 80, embedding_size: 192 },
-    content_extractor_narrow: { ...extractor(32), skip_ssl: true },
-    content_extractor_wide: extractor(2048),
-    vocoder: { pretrained_model_name_or_path: 'nvidia/bigvgan_v2_22khz_80band_256x' },
-  };
-  return parseV2WrapperConfig(JSON.stringify(raw), 'official v2 sizes');
-}
-
-const OFFICIAL = officialV2WrapperConfig();
+/** The released sizes (configs/v2/vc_wrapper.yaml of the Seed-VC repository). */
+const OFFICIAL = parseV2WrapperConfig(JSON.stringify(officialV2Wrapper()), 'official v2 sizes');
 
 /** The bottleneck encoder (1024 -> 512, 1536 inner) with the wide / narrow quantizer. */
 function astral(codebookSize: number): AstralConfig {

@@ -67,9 +67,12 @@ export function parseAstralConfig(node: unknown, path = 'content_extractor'): As
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidInputError(`${p}: expected a mapping`);
     return v as Record<string, unknown>;
   };
+  // official extractors: dim 512, 12 blocks, codebooks of 2048 / 32, HuBERT layer 18; bounds with ample headroom
+  const MAX: Record<string, number> = { dim: 8192, input_dim: 8192, output_dim: 8192, intermediate_dim: 32_768, num_blocks: 256, dilation: 64, codebook_size: 65_536, ssl_output_layer: 128 };
   const posInt = (o: Record<string, unknown>, key: string, p: string, fallback?: number): number => {
     const v = o[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new InvalidInputError(`${p}.${key}: expected a positive integer, got ${JSON.stringify(o[key])}`);
+    const max = MAX[key] ?? 8192;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0 || v > max) throw new InvalidInputError(`${p}.${key}: expected an integer in 1..${max}, got ${JSON.stringify(o[key] ?? v)}`);
     return v;
   };
   const root = obj(node, path);

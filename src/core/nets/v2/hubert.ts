@@ -12,6 +12,7 @@
  * Batches: rows are assumed unpadded (the reference's attention mask is all ones for a batch of one).
  */
 import { ModelMismatchError } from '../../errors.ts';
+import { parseJsonObject } from '../../models/json.ts';
 import { GraphBuilder } from '../../onnx/graph.ts';
 import { Nn, type Precision } from '../../onnx/nn.ts';
 import type { WeightStore } from '../../checkpoint/index.ts';
@@ -42,7 +43,7 @@ export interface HubertBuildOptions {
  * the feature-projection LayerNorm is accepted.
  */
 export function parseHubertConfig(configJson: string | Record<string, unknown>, outputLayer = V2_HUBERT_OUTPUT_LAYER): HubertConfig {
-  const j = typeof configJson === 'string' ? JSON.parse(configJson) as Record<string, unknown> : configJson;
+  const j = parseJsonObject(configJson, 'hubert config.json');
   if (j.model_type !== undefined && j.model_type !== 'hubert') {
     throw new ModelMismatchError(`hubert config.json: model_type '${String(j.model_type)}' is not 'hubert'`);
   }
@@ -51,7 +52,7 @@ export function parseHubertConfig(configJson: string | Record<string, unknown>, 
   }
   let cfg: Wav2vec2Config;
   try {
-    cfg = parseWav2vec2Config(j, outputLayer);
+    cfg = parseWav2vec2Config(j, outputLayer, 'hubert config.json');
   } catch (e) {
     if (e instanceof ModelMismatchError) throw new ModelMismatchError(e.message.replace(/^wav2vec2 /, 'hubert '));
     throw e;
