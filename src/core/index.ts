@@ -40,7 +40,7 @@ export { Rng } from './pipeline/random.ts';
 export { contentWindows, ditWindows, WaveJoiner } from './pipeline/windows.ts';
 // Seed-VC v2 (non-autoregressive networks: builders under `nets`, config / checkpoints / registry / CFM here)
 export * from './models/v2-config.ts';
-export { loadV2CfmCheckpoint, loadV2ArLengthRegulator, v2CheckpointPart, type V2CfmCheckpoint } from './models/v2-checkpoint.ts';
+export { loadV2CfmCheckpoint, loadV2ArLengthRegulator, type V2CfmCheckpoint } from './models/v2-checkpoint.ts';
 export { SEED_VC_V2, V2_ROLES, type V2NetworkName, type V2NetSessions } from './models/v2-registry.ts';
 export { solveV2Cfm, v2TimeGrid, v2GuidanceMode, type V2CfmInputs, type V2CfmStepEvent, type V2GuidanceMode } from './pipeline/v2/cfm.ts';
 // Seed-VC v2 autoregressive style path and the v2 conversion

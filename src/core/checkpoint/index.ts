@@ -10,6 +10,6 @@ export {
 } from './pickle.ts';
 export { readTorchCheckpoint, isLegacyTorch, torchArchivePrefix, TORCH_GLOBALS, type TorchReadOptions } from './torch.ts';
 export {
-  flattenStateDict, loadStateDict, detectCheckpointFormat, withPrefix, stripPrefix, renameKeys, foldWeightNorm,
+  flattenStateDict, loadStateDict, detectCheckpointFormat, withPrefix, stripPrefix, seedVcNetPart, renameKeys, foldWeightNorm,
   WeightStore, checkShapes, type GetOptions,
 } from './state-dict.ts';

@@ -109,6 +109,19 @@ export function withPrefix(sd: ReadonlyMap<string, Tensor>, prefix: string): Map
 }
 
 /**
+ * One sub-model of a Seed-VC training checkpoint: the state dict under `net.<part>.` (DataParallel's
+ * `module.` dropped), keys relative to it; an empty map when the checkpoint has no such part.
+ */
+export function seedVcNetPart(flat: ReadonlyMap<string, Tensor>, part: string): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [k, v] of flat) {
+    const m = /^(?:net\.)?([^.]+)\.(?:module\.)?(.*)$/.exec(k);
+    if (m && m[1] === part) out.set(m[2], v);
+  }
+  return out;
+}
+
+/**
  * The entries of `sd` whose key starts with `prefix`, with the prefix removed (e.g. `wav2vec2.`,
  * `net.cfm.`, DataParallel's `module.`); other entries are dropped unless `keepOthers` is set.
  */

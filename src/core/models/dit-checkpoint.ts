@@ -4,11 +4,10 @@
  * DDP `module.` prefix as the reference does, and checks every parameter the builders read against the
  * shapes the config implies, so a mismatched checkpoint fails with the key and both shapes.
  */
-import { WeightStore, checkShapes, loadStateDict } from '../checkpoint/index.ts';
+import { WeightStore, checkShapes, loadStateDict, seedVcNetPart } from '../checkpoint/index.ts';
 import { ModelMismatchError } from '../errors.ts';
 import { ditParamShapes } from '../nets/dit.ts';
 import { lengthRegulatorParamShapes } from '../nets/length-regulator.ts';
-import type { Tensor } from '../tensor.ts';
 import type { SeedVcConfig } from './config.ts';
 
 export interface DitCheckpoint {
@@ -20,14 +19,7 @@ export interface DitCheckpoint {
 
 export function loadDitCheckpoint(bytes: Uint8Array, file: string, cfg: SeedVcConfig): DitCheckpoint {
   const flat = loadStateDict(bytes, file);
-  const part = (name: string): Map<string, Tensor> => {
-    const out = new Map<string, Tensor>();
-    for (const [k, v] of flat) {
-      const m = /^(?:net\.)?([^.]+)\.(?:module\.)?(.*)$/.exec(k);
-      if (m && m[1] === name) out.set(m[2], v);
-    }
-    return out;
-  };
+  const part = (name: string) => seedVcNetPart(flat, name);
   const cfm = part('cfm');
   const lr = part('length_regulator');
   if (cfm.size === 0 || lr.size === 0) {

@@ -5,25 +5,15 @@
  * load_checkpoints does, and checks every parameter the builders read against the config's shapes (the
  * reference loads with strict=False; unread keys such as x_embedder, mask_token or the RoPE buffer are ignored).
  */
-import { WeightStore, checkShapes, loadStateDict } from '../checkpoint/index.ts';
+import { WeightStore, checkShapes, loadStateDict, seedVcNetPart } from '../checkpoint/index.ts';
 import { ModelMismatchError } from '../errors.ts';
 import { v2DitParamShapes } from '../nets/v2/dit.ts';
 import { v2LengthRegulatorParamShapes } from '../nets/v2/length-regulator.ts';
 import type { Tensor } from '../tensor.ts';
 import type { V2DitConfig, V2LengthRegulatorConfig } from './v2-config.ts';
 
-/** The state dict under `net.<part>.` (with `module.` stripped), or an empty map. */
-export function v2CheckpointPart(flat: ReadonlyMap<string, Tensor>, part: string): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [k, v] of flat) {
-    const m = /^(?:net\.)?([^.]+)\.(?:module\.)?(.*)$/.exec(k);
-    if (m && m[1] === part) out.set(m[2], v);
-  }
-  return out;
-}
-
 function requirePart(flat: ReadonlyMap<string, Tensor>, part: string, file: string): Map<string, Tensor> {
-  const sd = v2CheckpointPart(flat, part);
+  const sd = seedVcNetPart(flat, part);
   if (sd.size === 0) {
     const sample = [...flat.keys()].slice(0, 5).join(', ');
     throw new ModelMismatchError(`${file}: no keys under net.${part}.* (found e.g. ${sample})`);

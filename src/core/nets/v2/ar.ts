@@ -19,7 +19,7 @@
  * with a bfloat16 cos/sin table (values rounded to bf16, products in fp32); RoPE positions restart at 0
  * for the second separator (`position` inputs), while cache slots stay absolute.
  */
-import { WeightStore, checkShapes, loadStateDict } from '../../checkpoint/index.ts';
+import { WeightStore, checkShapes, loadStateDict, seedVcNetPart } from '../../checkpoint/index.ts';
 import { ModelMismatchError } from '../../errors.ts';
 import { GraphBuilder, type Value } from '../../onnx/graph.ts';
 import { Nn, type Precision } from '../../onnx/nn.ts';
@@ -144,14 +144,7 @@ export interface ArCheckpoint {
  */
 export function loadArCheckpoint(bytes: Uint8Array, file: string, c: ArConfig, conditionCodebook: number): ArCheckpoint {
   const flat = loadStateDict(bytes, file);
-  const part = (name: string): Map<string, Tensor> => {
-    const out = new Map<string, Tensor>();
-    for (const [k, v] of flat) {
-      const m = /^(?:net\.)?([^.]+)\.(?:module\.)?(.*)$/.exec(k);
-      if (m && m[1] === name) out.set(m[2], v);
-    }
-    return out;
-  };
+  const part = (name: string) => seedVcNetPart(flat, name);
   const ar = part('ar');
   const lr = part('length_regulator');
   if (ar.size === 0 || lr.size === 0) {
