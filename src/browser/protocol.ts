@@ -2,7 +2,7 @@
  * Messages between the page (client.ts) and the Web Worker (worker.ts). Every request carries an id; the
  * worker answers with any number of `event`s and then one `result` or `error` for that id.
  */
-import type { ConvertEvent, ConvertStage } from '../core/pipeline/convert.ts';
+import type { ConvertEvent, ConvertOptions, ConvertStage } from '../core/pipeline/convert.ts';
 import type { GuardEvent } from '../core/pipeline/guard.ts';
 import type { PrecisionPlan } from '../core/precision.ts';
 import type { BrowserLoadEvent, BrowserLoadOptions, DeviceChoice, LoadedFile } from './loader.ts';
@@ -10,16 +10,11 @@ import type { BrowserLoadEvent, BrowserLoadOptions, DeviceChoice, LoadedFile } f
 /** Audio for a conversion: an encoded file (WAV, MP3, FLAC, Ogg), or samples (mono, any rate). */
 export type AudioInput = { bytes: Uint8Array; name: string } | { samples: Float32Array; sampleRate: number };
 
-export interface WorkerConvertOptions {
-  diffusionSteps?: number;
-  lengthAdjust?: number;
-  inferenceCfgRate?: number;
-  autoF0Adjust?: boolean;
-  semiToneShift?: number;
-  seed?: number;
+/** The library's conversion options that cross the worker boundary; the noise as a file's bytes. */
+export type WorkerConvertOptions = Pick<ConvertOptions, 'diffusionSteps' | 'lengthAdjust' | 'inferenceCfgRate' | 'autoF0Adjust' | 'semiToneShift' | 'seed'> & {
   /** A noise file (safetensors z.0, z.1, …), as the CLI's --noise. */
   noise?: Uint8Array;
-}
+};
 
 export interface WorkerLoadOptions extends BrowserLoadOptions {
   /** Where onnxruntime-web's .mjs/.wasm files are (default: ./ort/ next to the worker script). */
