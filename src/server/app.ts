@@ -22,7 +22,8 @@ import { LocalQueue } from './jobs/local.ts';
 import { type JobQueue, QueueFullError, type Task } from './jobs/types.ts';
 import { docsHtml, openApiDocument } from './openapi.ts';
 import { type JobRecord, JobRegistry, type StreamMessage, isFinal } from './registry.ts';
-import { AbOptions, AudioQuery, ConversionOptions, VoiceUpload, fieldTypes } from './schemas.ts';
+import { AbOptions, AudioQuery, ConversionOptions, V1_ONLY_FIELDS, V2_ONLY_FIELDS, VoiceUpload, fieldTypes } from './schemas.ts';
+import { V2_DEFAULTS } from '../core/pipeline/v2/convert.ts';
 import { type CheckedAudio, DataStore, ID_PATTERN, type Limits, checkAudio, newId } from './store.ts';
 import { ORT_WEB_FILES, webAsset } from './web-assets.ts';
 import { registerStreamRoute } from './stream-socket.ts';
@@ -44,6 +45,8 @@ export interface ServeOptions {
   limits: Limits;
   /** Model options for the workers (those of `seed-vc convert`). */
   load: LoadOptions;
+  /** A v2 wrapper YAML for requests with model 'v2' (default: the official one). */
+  v2Config?: string;
   /** A custom queue (e.g. Redis); default: worker threads in this process. */
   queue?: JobQueue;
   /** Fault injection for tests (see jobs/thread.ts). */
@@ -73,7 +76,7 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
   const registry = new JobRegistry(store, o.resultTtlSeconds * 1000);
   const queue = o.queue ?? new LocalQueue({
     workers: o.workers, capacity: o.queueSize, fault: o.fault, log,
-    runner: { load: stripFunctions(o.load), dataDir: o.dataDir },
+    runner: { load: stripFunctions(o.load), v2Config: o.v2Config, dataDir: o.dataDir },
   });
   queue.onEvent((id, e) => registry.apply(id, e));
   const started = Date.now();
@@ -237,6 +240,15 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
       delete fields.source_voice;
       const opts = parse(ConversionOptions, fields);
       if (o.load.checkpoint && (opts.model || opts.f0_condition)) throw badOption('this server runs a custom --checkpoint; model and f0_condition cannot be chosen per request');
+      const v2 = opts.model === 'v2';
+      const given = (names: readonly string[]) => names.filter((k) => fields[k] !== undefined);
+      const wrongKind = v2 ? given(V1_ONLY_FIELDS) : given(V2_ONLY_FIELDS);
+      if (wrongKind.length) {
+        throw badOption(v2
+          ? `${wrongKind.join(', ')}: not for model v2 (it takes ${V2_ONLY_FIELDS.join(', ')})`
+          : `${wrongKind.join(', ')}: only for model v2`);
+      }
+      if (v2 && fields.diffusion_steps === undefined) opts.diffusion_steps = V2_DEFAULTS.diffusionSteps;
       const { source, reference } = await jobInputs(id, files, opts.voice, sourceVoice);
       const seed = opts.seed ?? randomSeed();
       const task: Task = {
@@ -246,8 +258,18 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
           diffusionSteps: opts.diffusion_steps, lengthAdjust: opts.length_adjust, inferenceCfgRate: opts.inference_cfg_rate,
           autoF0Adjust: opts.auto_f0_adjust, semiToneShift: opts.semi_tone_shift, seed,
         },
+        ...(v2 ? {
+          v2: {
+            intelligibilityCfgRate: opts.intelligibility_cfg_rate, similarityCfgRate: opts.similarity_cfg_rate,
+            convertStyle: opts.convert_style, anonymizationOnly: opts.anonymization_only,
+            topP: opts.top_p, temperature: opts.temperature, repetitionPenalty: opts.repetition_penalty,
+          },
+        } : {}),
       };
-      return await enqueue(task, { ...opts, seed, precision: opts.precision ?? o.load.precision ?? 'auto' }, reply, '/v1/conversions');
+      // The job reports the options of its model kind only.
+      const reported: Record<string, unknown> = { ...opts, seed, precision: opts.precision ?? o.load.precision ?? 'auto' };
+      for (const k of v2 ? V1_ONLY_FIELDS : V2_ONLY_FIELDS) delete reported[k];
+      return await enqueue(task, reported, reply, '/v1/conversions');
     } catch (e) {
       await store.removeUploads(id);
       throw e;

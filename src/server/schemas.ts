@@ -5,13 +5,14 @@
  */
 import { z } from 'zod';
 import { DEFAULTS, MAX_REFERENCE_SECONDS } from '../core/pipeline/convert.ts';
+import { V2_DEFAULTS } from '../core/pipeline/v2/convert.ts';
 
 const SEED_MAX = 2 ** 32 - 1;
 
 /** Conversion options of POST /v1/conversions (multipart fields or JSON). */
 export const ConversionOptions = z.strictObject({
   diffusion_steps: z.number().int().min(1).max(200).default(DEFAULTS.diffusionSteps)
-    .describe('Euler steps of the flow-matching ODE: more is slower and finer (Seed-VC: 30; 4-10 for a quick try)'),
+    .describe(`Euler steps of the flow-matching ODE: more is slower and finer (Seed-VC: 30; 4-10 for a quick try; v2 default ${V2_DEFAULTS.diffusionSteps})`),
   length_adjust: z.number().gt(0).max(10).default(DEFAULTS.lengthAdjust)
     .describe('output duration factor: below 1 speaks faster, above 1 slower'),
   inference_cfg_rate: z.number().min(0).max(10).default(DEFAULTS.inferenceCfgRate)
@@ -26,12 +27,30 @@ export const ConversionOptions = z.strictObject({
     .describe("compute precision (default: the server's --precision, normally auto: fp16 on capable GPUs, fp32 on CPUs; int8: quantized linear layers on CPUs with int8 dot products)"),
   seed: z.number().int().min(0).max(SEED_MAX).optional()
     .describe('seed of the initial noise: the same seed, inputs and options give the same output (default random, reported back)'),
-  model: z.enum(['offline', 'singing', 'realtime']).optional()
-    .describe('official model set (default offline, or singing with f0_condition)'),
+  model: z.enum(['offline', 'singing', 'realtime', 'v2']).optional()
+    .describe('official model set (default offline, or singing with f0_condition); v2: Seed-VC v2, which takes the v2 fields instead of inference_cfg_rate and the singing fields'),
+  intelligibility_cfg_rate: z.number().min(0).max(10).default(V2_DEFAULTS.intelligibilityCfgRate)
+    .describe('v2: guidance toward the source content (clearer words)'),
+  similarity_cfg_rate: z.number().min(0).max(10).default(V2_DEFAULTS.similarityCfgRate)
+    .describe('v2: guidance toward the reference voice (closer timbre)'),
+  convert_style: z.boolean().default(V2_DEFAULTS.convertStyle)
+    .describe('v2: convert accent and emotion too, through the autoregressive model (slower)'),
+  anonymization_only: z.boolean().default(V2_DEFAULTS.anonymizationOnly)
+    .describe('v2: ignore the reference voice and speak with an anonymous one'),
+  top_p: z.number().gt(0).max(1).default(V2_DEFAULTS.topP)
+    .describe('v2 convert_style sampling: nucleus probability mass'),
+  temperature: z.number().gt(0).max(10).default(V2_DEFAULTS.temperature)
+    .describe('v2 convert_style sampling temperature'),
+  repetition_penalty: z.number().min(1).max(10).default(V2_DEFAULTS.repetitionPenalty)
+    .describe('v2 convert_style repetition penalty'),
   voice: z.string().regex(/^[a-z0-9-]{1,64}$/).optional()
     .describe('id of a saved voice used as the reference (instead of uploading one)'),
 });
 export type ConversionOptions = z.infer<typeof ConversionOptions>;
+
+/** Fields only the v1 models take, and fields only v2 takes (the other kind is refused with a 400). */
+export const V1_ONLY_FIELDS = ['inference_cfg_rate', 'f0_condition', 'auto_f0_adjust', 'semi_tone_shift'] as const;
+export const V2_ONLY_FIELDS = ['intelligibility_cfg_rate', 'similarity_cfg_rate', 'convert_style', 'anonymization_only', 'top_p', 'temperature', 'repetition_penalty'] as const;
 
 /** The multipart file fields of POST /v1/conversions (documented; parts are streamed, not JSON). */
 export const ConversionUpload = ConversionOptions.extend({

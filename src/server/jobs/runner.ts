@@ -7,9 +7,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { SeedVcError } from '../../core/errors.ts';
 import type { ConvertEvent } from '../../core/pipeline/convert.ts';
+import type { V2ConvertEvent } from '../../core/pipeline/v2/convert.ts';
 import { readAudioFile, writeWavFile } from '../../node/audio-file.ts';
 import { AB_FILES, runAb } from '../../node/ab.ts';
 import { type LoadOptions, SeedVc } from '../../node/load.ts';
+import { SeedVcV2 } from '../../node/load-v2.ts';
 import type { SideDevice } from '../../core/quality/spec.ts';
 import type { AbTask, ConversionTask, ModelChoice, Outcome, Task, TaskError, TaskProgress } from './types.ts';
 
@@ -19,6 +21,8 @@ const WARM_SETS = 2;
 export interface RunnerOptions {
   /** Model options of the server (hub, cache, device, precision default, checkpoint/config). */
   load: LoadOptions;
+  /** A v2 wrapper YAML for model 'v2' (default: the official one). */
+  v2Config?: string;
   dataDir: string;
   log?: (line: string) => void;
 }
@@ -28,7 +32,7 @@ export class CancelledError extends Error {
 }
 
 export class TaskRunner {
-  private readonly models = new Map<string, Promise<SeedVc>>();
+  private readonly models = new Map<string, Promise<SeedVc | SeedVcV2>>();
 
   constructor(private readonly o: RunnerOptions) {}
 
@@ -40,7 +44,7 @@ export class TaskRunner {
     return p;
   }
 
-  private async model(choice: ModelChoice, emit: (e: TaskProgress) => void): Promise<SeedVc> {
+  private async model(choice: ModelChoice, emit: (e: TaskProgress) => void): Promise<SeedVc | SeedVcV2> {
     const precision = choice.precision ?? this.o.load.precision ?? 'auto';
     const key = JSON.stringify([choice.model ?? null, choice.f0Condition ?? null, precision]);
     let m = this.models.get(key);
@@ -52,7 +56,13 @@ export class TaskRunner {
     }
     const t0 = performance.now();
     emit({ type: 'load', status: 'start' });
-    m = SeedVc.load({ ...this.o.load, model: choice.model ?? this.o.load.model, f0Condition: choice.f0Condition, precision });
+    if (choice.model === 'v2') {
+      // v2 has its own files and config: the server's v1 --checkpoint/--config do not apply.
+      const { checkpoint: _c, config: _f, f0Condition: _f0, hiftConfig: _h, model: _m, onEvent: _e, ...shared } = this.o.load;
+      m = SeedVc.load({ ...shared, model: 'v2', config: this.o.v2Config, precision: precision === 'int8' ? 'auto' : precision });
+    } else {
+      m = SeedVc.load({ ...this.o.load, model: choice.model ?? this.o.load.model, f0Condition: choice.f0Condition, precision });
+    }
     this.models.set(key, m);
     try {
       const model = await m;
@@ -79,11 +89,16 @@ export class TaskRunner {
     signal.throwIfAborted();
     const model = await this.model(t.model, emit);
     signal.throwIfAborted();
-    const r = await model.convert(source, reference, {
-      ...t.options,
-      signal,
-      onProgress: (e: ConvertEvent) => emit(e),
-    });
+    const r = model instanceof SeedVcV2
+      ? await model.convert(source, reference, {
+        diffusionSteps: t.options.diffusionSteps, lengthAdjust: t.options.lengthAdjust, seed: t.options.seed, ...t.v2,
+        signal, onProgress: (e: V2ConvertEvent) => emit(e),
+      })
+      : await (model as SeedVc).convert(source, reference, {
+        ...t.options,
+        signal,
+        onProgress: (e: ConvertEvent) => emit(e),
+      });
     const out = this.path(t.output);
     await mkdir(dirname(out), { recursive: true });
     await writeWavFile(out, r.audio, r.sampleRate, { format: 'float32', force: true });

@@ -10,7 +10,7 @@ import type { GuardEvent } from '../../core/pipeline/guard.ts';
 import type { PrecisionRequest } from '../../core/precision.ts';
 
 export interface ModelChoice {
-  model?: ModelSetId;
+  model?: ModelSetId | 'v2';
   f0Condition?: boolean;
   precision?: PrecisionRequest;
 }
@@ -31,6 +31,16 @@ export interface ConversionTask {
     semiToneShift: number;
     seed: number;
   };
+  /** Seed-VC v2's options (with model 'v2'; the v1-only options above are then unused). */
+  v2?: {
+    intelligibilityCfgRate: number;
+    similarityCfgRate: number;
+    convertStyle: boolean;
+    anonymizationOnly: boolean;
+    topP: number;
+    temperature: number;
+    repetitionPenalty: number;
+  };
 }
 
 export interface AbTask {
@@ -40,7 +50,7 @@ export interface AbTask {
   reference: string;
   /** Report folder, relative to the data directory. */
   output: string;
-  model: Omit<ModelChoice, 'precision'>;
+  model: { model?: ModelSetId; f0Condition?: boolean };
   a: 'fp32' | 'fp16';
   b: 'fp32' | 'fp16';
   diffusionSteps: number;
