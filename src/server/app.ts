@@ -63,6 +63,9 @@ export interface SeedVcServer {
   close(): Promise<void>;
 }
 
+/** COOP + COEP: makes the served pages cross-origin isolated (`crossOriginIsolated` true). */
+export const ISOLATION_HEADERS = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' } as const;
+
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 export const isLoopback = (host: string) => LOOPBACK.test(host);
 
@@ -108,6 +111,10 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
     : {});
   app.addHook('onRequest', async (req, reply) => {
     void reply.headers(corsHeaders(req));
+    // Cross-origin isolation: the web app's in-browser conversion gets SharedArrayBuffer, hence multithreaded
+    // WASM. Every response carries it, so the worker, the ORT files and the A/B report iframe match the page;
+    // its resources are same-origin, and model files from other origins are fetched with CORS.
+    void reply.headers(ISOLATION_HEADERS);
     if (req.method === 'OPTIONS' && o.cors) {
       return reply.status(204).headers({
         'access-control-allow-methods': 'GET, POST, DELETE, OPTIONS',

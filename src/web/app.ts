@@ -141,17 +141,35 @@ $('delete-voice').addEventListener('click', async () => {
 function options(): ConversionOptions {
   const num = (id: string) => Number($<HTMLInputElement>(id).value);
   const seed = $<HTMLInputElement>('seed').value.trim();
+  const model = $<HTMLSelectElement>('model').value === 'v2' ? 'v2' : undefined;
+  // The server refuses the other model kind's fields: send only this kind's.
+  const kind = model === 'v2'
+    ? {
+      model, intelligibility_cfg_rate: num('intelligibility_cfg_rate'), similarity_cfg_rate: num('similarity_cfg_rate'),
+      convert_style: $<HTMLInputElement>('convert_style').checked,
+    } as const
+    : {
+      inference_cfg_rate: num('inference_cfg_rate'),
+      f0_condition: $<HTMLInputElement>('f0_condition').checked,
+      auto_f0_adjust: $<HTMLInputElement>('auto_f0_adjust').checked,
+      semi_tone_shift: num('semi_tone_shift'),
+    };
   return {
     diffusion_steps: num('diffusion_steps'),
     length_adjust: num('length_adjust'),
-    inference_cfg_rate: num('inference_cfg_rate'),
-    f0_condition: $<HTMLInputElement>('f0_condition').checked,
-    auto_f0_adjust: $<HTMLInputElement>('auto_f0_adjust').checked,
-    semi_tone_shift: num('semi_tone_shift'),
+    ...kind,
     precision: $<HTMLSelectElement>('precision').value as ConversionOptions['precision'],
     ...(seed ? { seed: Number(seed) } : {}),
   };
 }
+
+/** Shows the chosen model's fields only (v2 has no singing fields and its own two CFG rates). */
+function showModelFields(): void {
+  const v2 = $<HTMLSelectElement>('model').value === 'v2';
+  for (const el of document.querySelectorAll<HTMLElement>('[data-model]')) el.hidden = (el.dataset.model === 'v2') !== v2;
+}
+$('model').addEventListener('change', showModelFields);
+showModelFields();
 
 // ---- progress ----
 const STAGE_NAMES: Record<string, string> = {
@@ -180,6 +198,7 @@ $('convert-form').addEventListener('submit', async (ev) => {
   if (!clips.source) { status('Choose or record a Source clip.', true); $('source').focus(); return; }
   if (!clips.reference && !voice) { status('Choose or record a Reference clip, or pick a saved voice.', true); $('reference').focus(); return; }
   const opts = options();
+  if (opts.model === 'v2' && runOn() === 'browser') { status('Seed-VC v2 runs on the server only: choose Run on: Server, or the v1 model.', true); return; }
   $<HTMLButtonElement>('convert').disabled = true;
   $<HTMLButtonElement>('cancel').disabled = false;
   $('progress').hidden = false;
@@ -221,7 +240,7 @@ function renderHistory(): void {
   ol.replaceChildren(...history.map((h, i) => {
     const li = document.createElement('li');
     const title = document.createElement('div');
-    title.textContent = `#${history.length - i} · ${h.when.toLocaleTimeString()} · ${h.seconds.toFixed(2)} s · ${h.opts.diffusion_steps} steps · CFG ${h.opts.inference_cfg_rate} · ${h.opts.precision} · seed ${h.seed ?? '—'}`;
+    title.textContent = `#${history.length - i} · ${h.when.toLocaleTimeString()} · ${h.seconds.toFixed(2)} s · ${h.opts.diffusion_steps} steps · ${h.opts.model === 'v2' ? `v2 · CFG ${h.opts.intelligibility_cfg_rate}/${h.opts.similarity_cfg_rate}${h.opts.convert_style ? ' · style' : ''}` : `CFG ${h.opts.inference_cfg_rate}`} · ${h.opts.precision} · seed ${h.seed ?? '—'}`;
     const audio = document.createElement('audio');
     audio.controls = true;
     audio.src = h.url;

@@ -7,12 +7,17 @@
 
 /** Seed-VC's options with its names (see GET /v1/models for the server's defaults and limits). */
 export interface ConversionOptions {
+  /** Absent: the v1 models; 'v2': Seed-VC v2, which takes the v2 fields instead of the v1-only ones. */
+  model?: 'v2';
   diffusion_steps: number;
   length_adjust: number;
-  inference_cfg_rate: number;
-  f0_condition: boolean;
-  auto_f0_adjust: boolean;
-  semi_tone_shift: number;
+  inference_cfg_rate?: number;
+  f0_condition?: boolean;
+  auto_f0_adjust?: boolean;
+  semi_tone_shift?: number;
+  intelligibility_cfg_rate?: number;
+  similarity_cfg_rate?: number;
+  convert_style?: boolean;
   precision: 'auto' | 'fp32' | 'fp16' | 'int8';
   seed?: number;
 }

@@ -176,8 +176,13 @@ test('the serve web app: Run on "This browser" converts in the page (seeded, equ
   const p = await context.newPage();
   const conversionRequests: string[] = [];
   p.on('request', (r) => { if (r.url().includes('/v1/conversions')) conversionRequests.push(`${r.method()} ${r.url()}`); });
+  const problems: string[] = [];
+  p.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   try {
     await p.goto(`${serve.url}/?${new URLSearchParams({ hub: `${server.url}/hub`, layout: 'mirror' })}`);
+    // seed-vc serve sends COOP/COEP: the page is cross-origin isolated, and the models still load from another origin (CORS).
+    assert.equal(await p.evaluate(() => crossOriginIsolated), true, 'the serve web app is cross-origin isolated');
     await p.getByLabel('This browser').check();
     await p.getByLabel('Source', { exact: true }).setInputFiles(SOURCE);
     await p.getByLabel('Reference', { exact: true }).setInputFiles(REFERENCE);
@@ -190,12 +195,14 @@ test('the serve web app: Run on "This browser" converts in the page (seeded, equ
     await p.locator('#result').waitFor({ state: 'visible', timeout: 240_000 });
     const info = (await p.textContent('#browser-info')) ?? '';
     assert.match(info, /^This browser: (WASM|WebGPU) \(.+\); .+; precision fp32/, info);
+    if (info.startsWith('This browser: WASM')) assert.match(info, /cross-origin isolated: \d+ WASM threads/, info);
     assert.deepEqual(conversionRequests, [], 'no conversion request reached the server');
     const bytes = await p.evaluate(async () => [...new Uint8Array(await (await fetch((document.getElementById('download') as HTMLAnchorElement).href)).arrayBuffer())]);
     const audio = toMono(readWav(new Uint8Array(bytes), 'result.wav'));
     const node = await nodeSeeded(1234);
     const err = assertClose('serve app in-browser vs Node, seed 1234', { shape: [audio.length], data: audio }, { shape: [node.length], data: node }, TOL);
     t.diagnostic(`${info}; vs Node err ${err.toExponential(2)} (tol ${TOL})`);
+    assert.deepEqual(problems, [], 'no console errors under COOP/COEP');
     if (process.env.SEED_VC_SCREENSHOT) await p.screenshot({ path: process.env.SEED_VC_SCREENSHOT.replace(/\.png$/, '-serve.png'), fullPage: true });
   } finally {
     await p.close();

@@ -182,7 +182,7 @@ describe('conversions', () => {
     await expectError(await convert({ precision: 'fp8' }), 400, 'bad_option', /precision/);
     await expectError(await convert({ f0_condition: 'maybe' }), 400, 'bad_option', /f0_condition/);
     await expectError(await convert({ seed: -1 }), 400, 'bad_option', /seed/);
-    await expectError(await convert({ temperature: 1 }), 400, 'bad_option', /unknown field 'temperature'/);
+    await expectError(await convert({ guidance: 1 }), 400, 'bad_option', /unknown field 'guidance'/);
     await expectError(await convert({}, { source: src, reference: ref, extra: ref }), 400, 'bad_option', /unexpected file field 'extra'/);
     await expectError(await convert({ voice: '0123456789abcdef' }, { source: src }), 404, 'not_found', /voice/);
     // Wrong type: text, an unsupported container, a declared media type that is not multipart/JSON.

@@ -34,7 +34,11 @@ run(`convert in the web app (Chromium at ${CHROMIUM})`, async (t) => {
   const problems: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(`${s.url}/`);
+  const home = await page.goto(`${s.url}/`);
+  // Cross-origin isolated (COOP + COEP on the page and its assets): in-browser conversion gets WASM threads.
+  assert.equal(home!.headers()['cross-origin-opener-policy'], 'same-origin');
+  assert.equal(home!.headers()['cross-origin-embedder-policy'], 'require-corp');
+  assert.equal(await page.evaluate(() => crossOriginIsolated), true);
 
   // Every control has a visible label that names it.
   for (const name of ['Source', 'Reference', 'Diffusion steps', 'Seed', 'Precision', 'Length adjust', 'Inference CFG rate', 'Semi-tone shift', 'Saved voice']) {
@@ -43,6 +47,16 @@ run(`convert in the web app (Chromium at ${CHROMIUM})`, async (t) => {
   // The server's defaults are filled in.
   assert.equal(await page.getByLabel('Diffusion steps', { exact: true }).inputValue(), '30');
   assert.equal(await page.getByLabel('Inference CFG rate', { exact: true }).inputValue(), '0.7');
+
+  // Model v2 shows its own fields and hides the v1-only ones; back to v1 for the conversion below.
+  await page.getByLabel('Model', { exact: true }).selectOption('v2');
+  for (const name of ['Convert style (accent and emotion)', 'Intelligibility CFG rate', 'Similarity CFG rate']) {
+    await assert.doesNotReject(page.getByLabel(name, { exact: true }).waitFor({ state: 'visible', timeout: 5000 }), name);
+  }
+  for (const name of ['Inference CFG rate', 'Semi-tone shift', 'F0 condition (singing)', 'Auto F0 adjust']) assert.equal(await page.getByLabel(name, { exact: true }).isVisible(), false, name);
+  assert.equal(await page.getByLabel('Similarity CFG rate', { exact: true }).inputValue(), '0.7');
+  await page.getByLabel('Model', { exact: true }).selectOption('');
+  assert.equal(await page.getByLabel('Similarity CFG rate', { exact: true }).isVisible(), false);
 
   await page.getByLabel('Source', { exact: true }).setInputFiles(SOURCE);
   await page.getByLabel('Reference', { exact: true }).setInputFiles(REFERENCE);
