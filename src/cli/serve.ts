@@ -9,6 +9,7 @@ import { addModelOptions, parseIntStrict, parseNumber } from './main.ts';
 import { createReporter } from './progress.ts';
 
 interface ServeCliOptions extends ModelCliOptions {
+  v2Config?: string;
   port: number;
   host: string;
   token?: string;
@@ -31,6 +32,7 @@ export function registerServe(program: Command): void {
     .option('--token <secret>', 'require Authorization: Bearer <secret> on /v1 routes (env SEED_VC_TOKEN)')
     .option('--cors <origin>', 'allow this browser origin to call the API (CORS is off by default)')
     .option('--data-dir <dir>', 'uploads, results and saved voices (default <cache-dir>/serve)')
+    .option('--v2-config <yaml>', "a v2 wrapper YAML for requests with model v2 (default: the official one)")
     .option('--workers <n>', 'conversion worker threads (each keeps its models loaded)', parseIntStrict, 1)
     .option('--queue-size <n>', 'jobs that may wait before requests get 429', parseIntStrict, 16)
     .option('--result-ttl <seconds>', 'how long finished jobs and their audio are kept', parseNumber, 3600)
@@ -58,7 +60,7 @@ export function registerServe(program: Command): void {
       host: opts.host, port: opts.port, token, cors: opts.cors, dataDir, workers: opts.workers, queueSize: opts.queueSize,
       resultTtlSeconds: opts.resultTtl, queue,
       limits: { maxUploadBytes: Math.round(opts.maxUploadMb * 2 ** 20), maxSourceSeconds: opts.maxSeconds, maxReferenceSeconds: Math.max(60, opts.maxSeconds) },
-      load, log: (line) => reporter.info(line),
+      load, v2Config: opts.v2Config ?? (opts.model === 'v2' ? opts.config : undefined), log: (line) => reporter.info(line),
     });
     const address = await server.app.listen({ host: opts.host, port: opts.port });
     const url = address.replace('[::1]', 'localhost');
@@ -79,6 +81,7 @@ function checkRedisUrl(url: string, parse: (u: string) => unknown): void {
 }
 
 interface WorkerCliOptions extends ModelCliOptions {
+  v2Config?: string;
   queue: string;
   dataDir: string;
   name?: string;
@@ -94,6 +97,7 @@ export function registerWorker(program: Command): void {
     .requiredOption('--queue <url>', 'redis://HOST:PORT of the queue')
     .requiredOption('--data-dir <dir>', "the server's data directory (shared storage: uploads are read and results written there)")
     .option('--name <name>', 'worker name shown in job states (default host:pid)')
+    .option('--v2-config <yaml>', "a v2 wrapper YAML for requests with model v2 (default: the official one)")
     .option('--concurrency <n>', 'conversions at once (one worker thread each, models loaded per thread)', parseIntStrict, 1)
     .option('--on-worker-lost <what>', 'a job whose worker died (killed, out of memory): retry (once, on any worker) or fail', 'retry')
     .option('--lock-ms <ms>', 'how long a job stays claimed without a sign of life from its worker', parseIntStrict, 30_000)
@@ -111,7 +115,7 @@ export function registerWorker(program: Command): void {
     const runnerLoad = Object.fromEntries(Object.entries(load).filter(([, v]) => v !== undefined && typeof v !== 'function'));
     const worker = await startRedisWorker({
       url: opts.queue, name, concurrency: opts.concurrency, onWorkerLost: opts.onWorkerLost, lockMs: opts.lockMs,
-      runner: { load: runnerLoad, dataDir: resolve(opts.dataDir) }, log: (line) => reporter.info(line),
+      runner: { load: runnerLoad, v2Config: opts.v2Config, dataDir: resolve(opts.dataDir) }, log: (line) => reporter.info(line),
     });
     process.stdout.write(`seed-vc worker ${name}: ready on ${opts.queue}, data in ${resolve(opts.dataDir)}\n`);
     await new Promise<void>((done) => {

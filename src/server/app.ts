@@ -247,7 +247,8 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
       delete fields.source_voice;
       const opts = parse(ConversionOptions, fields);
       if (o.load.checkpoint && (opts.model || opts.f0_condition)) throw badOption('this server runs a custom --checkpoint; model and f0_condition cannot be chosen per request');
-      const v2 = opts.model === 'v2';
+      // `serve --model v2` makes v2 the default for requests that name no model.
+      const v2 = (opts.model ?? (o.load.model as string | undefined)) === 'v2';
       const given = (names: readonly string[]) => names.filter((k) => fields[k] !== undefined);
       const wrongKind = v2 ? given(V1_ONLY_FIELDS) : given(V2_ONLY_FIELDS);
       if (wrongKind.length) {
@@ -260,7 +261,7 @@ export async function createServer(o: ServeOptions): Promise<SeedVcServer> {
       const seed = opts.seed ?? randomSeed();
       const task: Task = {
         kind: 'conversion', id, source, reference, output: store.resultRel(id),
-        model: { model: opts.model, f0Condition: opts.f0_condition || undefined, precision: opts.precision },
+        model: { model: v2 ? 'v2' : opts.model, f0Condition: opts.f0_condition || undefined, precision: opts.precision },
         options: {
           diffusionSteps: opts.diffusion_steps, lengthAdjust: opts.length_adjust, inferenceCfgRate: opts.inference_cfg_rate,
           autoF0Adjust: opts.auto_f0_adjust, semiToneShift: opts.semi_tone_shift, seed,
