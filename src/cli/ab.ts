@@ -10,7 +10,7 @@ import { AB_FILES, type AbEvent, type AbSideOptions, DEFAULT_AB_SEED, runAb } fr
 import { DNSMOS_FILES } from '../node/dnsmos.ts';
 import { DEFAULT_MAX_DECODED_SECONDS } from '../core/audio/limits.ts';
 import { type ModelCliOptions, reportConvert, reportLoad, validateModelOptions } from './convert.ts';
-import { addModelOptions, parseIntStrict, parseNumber } from './main.ts';
+import { addModelOptions, parseIntStrict, parseNumber } from './options.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
 interface AbCliOptions extends ModelCliOptions {

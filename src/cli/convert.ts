@@ -20,7 +20,7 @@ import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
 import type { DeviceRequest } from '../node/devices.ts';
 import { checkUsableDir } from '../node/fs-checks.ts';
 import { type LoadEvent, SeedVc, checkThreads } from '../node/load.ts';
-import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
+import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './options.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
 export interface ModelCliOptions {

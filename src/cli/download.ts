@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { SeedVc } from '../node/load.ts';
 import { type ModelCliOptions, loadOptions, validateModelOptions } from './convert.ts';
-import { addModelOptions } from './main.ts';
+import { addModelOptions } from './options.ts';
 import { createReporter } from './progress.ts';
 
 export function registerDownload(program: Command): void {

@@ -5,7 +5,7 @@ import { InvalidInputError } from '../core/errors.ts';
 import { defaultCacheDir } from '../node/hub.ts';
 import { createServer, defaultDataDir, isLoopback } from '../server/app.ts';
 import { type ModelCliOptions, loadOptions } from './convert.ts';
-import { addModelOptions, parseIntStrict, parseNumber } from './main.ts';
+import { addModelOptions, parseIntStrict, parseNumber } from './options.ts';
 import { createReporter } from './progress.ts';
 
 interface ServeCliOptions extends ModelCliOptions {

@@ -16,7 +16,7 @@ import { type VadGate, createVadGate } from '../node/vad.ts';
 import { readAudioFile, writeWavFile } from '../node/audio-file.ts';
 import { SeedVc } from '../node/load.ts';
 import { type ModelCliOptions, loadOptions } from './convert.ts';
-import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './main.ts';
+import { addModelOptions, parseBool, parseIntStrict, parseNumber } from './options.ts';
 import { type Reporter, createReporter } from './progress.ts';
 
 interface StreamCliOptions extends ModelCliOptions {
