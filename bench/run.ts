@@ -9,13 +9,15 @@
  *  4. memory (on request): peak RSS of a whole conversion against the input length (10, 60, 180 s) per precision.
  *  5. the streaming converter with the real-time set at official size: per-block compute against the block
  *     time for the README settings and lighter ones (bench/stream.ts).
- *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, and the other v2 networks.
+ *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, the other v2 networks, and a whole v2
+ *     conversion (10 s source, 5 s reference, default and --convert-style paths, fp32 vs fp16: bench/v2-e2e.ts;
+ *     --only v2-e2e runs that alone; --steps N, default 10).
  *  7. only on request (--only serve): the HTTP server under load, N clients converting on the tiny models
  *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
  *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
  *     (bench/browser.ts).
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|serve|browser,
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|v2-e2e|serve|browser,
  * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
  */
 import { spawnSync } from 'node:child_process';
@@ -27,6 +29,7 @@ import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
 import { E2E_BENCH_VERSION, type E2eResult, type E2eStage } from './e2e.ts';
 import type { StageResult } from './stage.ts';
 import type { StreamBenchRow } from './stream.ts';
+import type { V2E2eResult } from './v2-e2e.ts';
 
 const args = new Set(process.argv.slice(2));
 const json = args.has('--json');
@@ -201,6 +204,35 @@ if (only === 'v2') {
     log(`${name.padEnd(16)} ${a.seconds.toFixed(3).padStart(8)} ${b.seconds.toFixed(3).padStart(9)} ${(a.seconds / b.seconds).toFixed(2).padStart(10)}x ${a.weightMiB.toFixed(0).padStart(9)} / ${b.weightMiB.toFixed(0)}`);
   }
   report.v2Nets = nets;
+}
+
+if (only === 'v2' || only === 'v2-e2e') {
+  // A whole v2 conversion at official sizes (random weights), default and convert-style paths, per precision, each
+  // precision in its own child process (bench/v2-e2e.ts); --steps N (default 10; --quick: 4 steps, 2-layer stacks).
+  const steps = flag('--steps');
+  log(`\n== Seed-VC v2 whole conversion (${quick ? 'quick: 2 layers per deep stack, 3 s source' : 'official sizes, 10 s source, 5 s reference'}, random weights) ==`);
+  const rows: V2E2eResult[] = [];
+  for (const precision of precisions.filter((p) => p === 'fp32' || p === 'fp16')) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./v2-e2e.ts', import.meta.url)), precision, ...(quick ? ['--quick'] : []), ...(steps ? ['--steps', steps] : [])], {
+      encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+    });
+    if (r.status !== 0) throw new Error(`bench v2-e2e ${precision} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    rows.push(JSON.parse(r.stdout.trim().split('\n').at(-1)!) as V2E2eResult);
+  }
+  const s = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(2)).padStart(7);
+  log(`steps ${rows[0]?.steps}; seconds per network (HuBERT, ASTRAL wide + narrow, CAMPPlus, length regulator, AR prefill + decode, DiT/CFM, BigVGAN)`);
+  log('path    precision  hubert  astral speaker     lr      ar  tok/s     dit vocoder   total    RTF  peak RSS MiB  build s');
+  for (const row of rows) {
+    for (const p of row.paths) {
+      const n = p.networks;
+      const dit = Object.entries(n).filter(([k]) => k.startsWith('dit')).reduce((a, [, v]) => a + v, 0);
+      const astral = (n.astral_wide ?? 0) + (n.astral_narrow ?? 0);
+      const arS = p.path === 'style' ? p.stages.ar : undefined;
+      log(`${p.path.padEnd(7)} ${row.precision.padEnd(9)} ${s(n.hubert)} ${s(astral)} ${s(n.speaker)} ${s(n.length_regulator)} ${s(arS)} ${(p.arTokensPerSecond === undefined ? '-' : p.arTokensPerSecond.toFixed(1)).padStart(6)} ${s(dit)} ${s(n.vocoder)} ${s(p.total)} ${p.rtf.toFixed(2).padStart(6)} ${p.peakRssMiB.toFixed(0).padStart(13)} ${row.buildSeconds.toFixed(0).padStart(8)}`);
+    }
+  }
+  log('dit: the default path runs the CFM in fp32 in both modes (the reference forces it); peak RSS is per process (the style row covers both paths).');
+  report.v2E2e = rows;
 }
 
 if (only === 'serve') {
