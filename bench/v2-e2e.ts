@@ -153,6 +153,8 @@ const sessions: V2NetSessions = {
   vocoder: await open('vocoder'),
   fp32Fallback,
 };
+// fp16 mode: the default path runs the fp32 DiT twin (opened lazily by the library); open it before timing.
+if (fp32Fallback.dit) await fp32Fallback.dit();
 const converter = new V2VoiceConverter(config, sessions);
 
 async function speech(file: string, seconds: number): Promise<{ samples: Float32Array; sampleRate: number }> {
