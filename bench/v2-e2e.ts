@@ -8,8 +8,8 @@
  * peak RSS so far (monotonic: the style path's figure covers both). Prints one JSON line (V2E2eResult).
  * The sessions are built in-process from random weights (no hub files); on a CPU the fp16 mode builds
  * 'fp16-storage' graphs for the stages Seed-VC runs in fp16 (content, DiT, the AR), as SeedVc.load does.
- * Random weights never sample the AR's end token by themselves: the injected draws end generation after as
- * many tokens as the source has wide ids (50 per second), what a trained model produces at length adjust 1.
+ * Random weights never sample the AR's end token by themselves: its logit is raised after as many tokens as
+ * the source has wide ids (50 per second), about what a trained model produces at length adjust 1.
  * --quick: 2 layers of each deep stack (HuBERT, ASTRAL, DiT, AR), a 3 s source and 2 s reference, 4 steps.
  */
 import { buildBigvgan, bigvganParamShapes, parseBigvganConfig } from '../src/core/nets/bigvgan.ts';
@@ -106,6 +106,18 @@ const builders: Record<V2NetworkName, { stage: StageName; build: (p: Precision) 
   ar_decode: { stage: 'dit', build: (p) => buildArDecode(AR, randomWeights(arParamShapes(AR), 8), { precision: p, cache: V2_AR_CACHE }) },
 };
 
+// Random weights never end the AR (their logits are peaky enough that top-p drops the end token): after as many
+// tokens as the source has wide ids (HuBERT: 50 frames per second), the end token's logit is raised above the rest.
+const arTarget = Math.round(sourceSeconds * 50);
+const end = arEndToken(AR);
+let arStep = 0;
+function endAfterTarget(name: 'ar_prefill' | 'ar_decode', logits: Float32Array): void {
+  arStep = name === 'ar_prefill' ? 0 : arStep + 1;
+  if (arStep < arTarget) return;
+  const row = logits.subarray(logits.length - AR.vocabSize);
+  row[end] = row.reduce((a, b) => Math.max(a, b), -Infinity) + 100;
+}
+
 const plan = resolvePrecision(request, { device: 'cpu' });
 const networkSeconds: Record<string, number> = {};
 let buildSeconds = 0;
@@ -127,6 +139,7 @@ async function open(name: V2NetworkName, precision?: Precision): Promise<NetSess
       const t = performance.now();
       const out = await session.run(feeds);
       networkSeconds[key] = (networkSeconds[key] ?? 0) + (performance.now() - t) / 1000;
+      if (name === 'ar_prefill' || name === 'ar_decode') endAfterTarget(name, out.logits.data as Float32Array);
       return out;
     },
     release: () => session.release(),
@@ -167,16 +180,9 @@ async function speech(file: string, seconds: number): Promise<{ samples: Float32
 const source = await speech('source_s1.wav', sourceSeconds);
 const reference = await speech('s1p1.wav', referenceSeconds);
 
-// End the AR after as many tokens as the source has wide ids (HuBERT runs at 50 frames per second).
-const arTarget = Math.round(sourceSeconds * 50);
-const end = arEndToken(AR);
 const base = seededDraws(11);
-const draws = (step: number, vocab: number) => {
-  const q = base(step, vocab);
-  if (step < arTarget) q[end] = Infinity;
-  else { q.fill(Infinity); q[end] = 1e-30; }
-  return q;
-};
+// (and no earlier end: a chance draw of it before the target would shorten the measurement)
+const draws = (step: number, vocab: number) => { const q = base(step, vocab); if (step < arTarget) q[end] = Infinity; return q; };
 
 const paths: V2E2ePath[] = [];
 for (const path of ['timbre', 'style'] as const) {
