@@ -16,8 +16,11 @@
  *     (bench/serve.ts); --clients N, --seconds S, --workers W, --steps K.
  *  8. only on request (--only browser): the tiny models in Chromium WASM, 1 thread and all threads, vs onnxruntime-node
  *     (bench/browser.ts).
+ *  9. only on request (--only official): a whole conversion by the official PyTorch inference.py next to
+ *     `seed-vc convert`, from the same official-size checkpoint files (bench/official-side-by-side.ts; needs the
+ *     Python setup of bench/official/README.md, SEED_VC_OFFICIAL_DIR; unconfigured it prints how and exits 0).
  * Each measurement runs in its own child process so peak memory is that stage's alone.
- * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|v2-e2e|serve|browser,
+ * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|v2-e2e|serve|browser|official,
  * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
  */
 import { spawnSync } from 'node:child_process';
@@ -251,6 +254,15 @@ if (only === 'browser') {
   });
   if (r.status !== 0) throw new Error(`bench browser failed (exit ${r.status})`);
   if (json) report.browser = JSON.parse(r.stdout.trim().split('\n').at(-1)!); else process.stdout.write(r.stdout);
+}
+
+if (only === 'official') {
+  // Needs Python and the official code (bench/official/README.md); its own script, which passes our flags through.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./official-side-by-side.ts', import.meta.url)), ...process.argv.slice(2)], {
+    encoding: 'utf8', stdio: ['ignore', json ? 'pipe' : 'inherit', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+  });
+  if (r.status !== 0) throw new Error(`bench official failed (exit ${r.status})`);
+  if (json) report.official = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
 if (json) process.stdout.write(`${JSON.stringify(report)}\n`);
