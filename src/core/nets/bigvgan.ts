@@ -61,12 +61,6 @@ export interface BigvganBuildOptions {
   precision?: Precision;
   /** Also output `conv_pre`, `ups.{i}`, `activation_post` and the pre-clamp `conv_post` (parity bisecting). */
   debugOutputs?: boolean;
-  /** TEMP A/B: the previous activation form. */
-  legacyActivation?: boolean;
-  /** TEMP A/B: phases as two branches. */
-  splitPhases?: boolean;
-  /** TEMP A/B: two down convs + Add instead of the row concat. */
-  twoDown?: boolean;
 }
 
 /** Kernel size of the 2x alias-free resamplers (the Activation1d default every BigVGAN uses). */
@@ -213,7 +207,7 @@ export function loadBigvganWeights(bytes: Uint8Array, file: string, cfg: Bigvgan
 export function buildBigvgan(cfg: BigvganConfig, w: Weights, opts: BigvganBuildOptions = {}): GraphBuilder {
   const g = new GraphBuilder('bigvgan');
   const nn = new Nn(g, opts.precision ?? 'fp32');
-  const act = new AntiAliasedActivation(nn, cfg, w, opts.legacyActivation ?? false, opts.splitPhases ?? false, opts.twoDown ?? false);
+  const act = new AntiAliasedActivation(nn, cfg, w);
   // every signal is [B, C, 1, T] inside (see the file comment)
   const debug = (v: Value, name: string) => { if (opts.debugOutputs) g.output(nn.squeeze(v, [2]), name); };
   const nk = cfg.resblockKernelSizes.length;
@@ -221,7 +215,7 @@ export function buildBigvgan(cfg: BigvganConfig, w: Weights, opts: BigvganBuildO
   const mel = g.input('mel', 'float32', ['batch', cfg.numMels, 'frames']);
   // Shape hints ([B, C, 1, frames * upsampling so far]) spare ORT's session set-up from inferring the
   // symbolic length of ~2,600 values: session creation drops from seconds to well under one.
-  const sig = (v: Value, c: number, t: string, rows = 1): Value => g.hint(v, ['batch', c, rows, t]);
+  const sig = (v: Value, c: number, t: string): Value => g.hint(v, ['batch', c, 1, t]);
   let t = 'frames';
   let channels = cfg.upsampleInitialChannel;
   let x = g.scope('conv_pre', () => sig(conv1d(nn, nn.unsqueeze(mel, [2]), w.get('conv_pre.weight'), w.get('conv_pre.bias'), { padding: 3 }), channels, t));
@@ -242,14 +236,14 @@ export function buildBigvgan(cfg: BigvganConfig, w: Weights, opts: BigvganBuildO
     let sum: Value | null = null;
     for (let j = 0; j < nk; j++) {
       const idx = i * nk + j;
-      const y = g.scope('resblocks', () => g.scope(idx, () => ampBlock(nn, act, cfg, w, `resblocks.${idx}.`, j, up, (v, extra = 0, rows = 1) => sig(v, stageC, extra ? `${stageT}+${extra}` : stageT, rows))));
+      const y = g.scope('resblocks', () => g.scope(idx, () => ampBlock(nn, act, cfg, w, `resblocks.${idx}.`, j, up, (v, extra = 0) => sig(v, stageC, extra ? `${stageT}+${extra}` : stageT))));
       sum = sum ? sig(nn.add(sum, y), stageC, stageT) : y;
     }
     x = nk > 1 ? sig(nn.div(sum!, nn.scalar(nk)), stageC, stageT) : sum!;
   }
 
   const finalT = t, finalC = channels;
-  x = g.scope('activation_post', () => act.apply(x, 'activation_post.', (v, extra = 0, rows = 1) => sig(v, finalC, extra ? `${finalT}+${extra}` : finalT, rows)));
+  x = g.scope('activation_post', () => act.apply(x, 'activation_post.', (v, extra = 0) => sig(v, finalC, extra ? `${finalT}+${extra}` : finalT)));
   debug(x, 'activation_post');
   const post = g.scope('conv_post', () =>
     conv1d(nn, x, w.get('conv_post.weight'), cfg.useBiasAtFinal ? w.get('conv_post.bias') : null, { padding: 3 }));
@@ -272,7 +266,7 @@ function convTranspose1d(nn: Nn, x: Value, weight: Tensor<'float32'>, bias: Tens
 }
 
 /** AMPBlock1 (a1 -> dilated c1 -> a2 -> c2, residual) or AMPBlock2 (a -> dilated c, residual). */
-function ampBlock(nn: Nn, act: AntiAliasedActivation, cfg: BigvganConfig, w: Weights, prefix: string, j: number, input: Value, hint: (v: Value, extra?: number, rows?: number) => Value): Value {
+function ampBlock(nn: Nn, act: AntiAliasedActivation, cfg: BigvganConfig, w: Weights, prefix: string, j: number, input: Value, hint: (v: Value, extra?: number) => Value): Value {
   const g = nn.g;
   const k = cfg.resblockKernelSizes[j];
   const { dilations } = ampLayout(cfg, j);
@@ -301,108 +295,13 @@ function ampBlock(nn: Nn, act: AntiAliasedActivation, cfg: BigvganConfig, w: Wei
 class AntiAliasedActivation {
   private readonly filterMemo = new Map<string, Value>();
 
-  constructor(private readonly nn: Nn, private readonly cfg: BigvganConfig, private readonly w: Weights, private readonly legacy = false, private readonly split = false, private readonly twoDown = false) {}
-
-  /** Per channel: a = exp(alpha) and 1/(b + 1e-9), rounded to float32 as torch computes them. */
-  private snakeParams(prefix: string, C: number): { alpha: Float32Array; invB: Float32Array } {
-    const { cfg, w } = this;
-    const alphaRaw = w.get(`${prefix}act.alpha`, [C]).data;
-    const betaRaw = cfg.activation === 'snakebeta' ? w.get(`${prefix}act.beta`, [C]).data : alphaRaw;
-    const alpha = new Float32Array(C), invB = new Float32Array(C);
-    for (let c = 0; c < C; c++) {
-      alpha[c] = Math.fround(cfg.snakeLogscale ? Math.exp(alphaRaw[c]) : alphaRaw[c]);
-      const b = Math.fround(cfg.snakeLogscale ? Math.exp(betaRaw[c]) : betaRaw[c]);
-      invB[c] = Math.fround(1 / Math.fround(b + SNAKE_EPS));
-    }
-    return { alpha, invB };
-  }
-
-  /**
-   * The activation with the snake folded into the two filters: with u = 2a z (the upsampler's taps scaled
-   * by 2a per channel), z + sin^2(a z)/b = (u + m - m cos u) / (2a), m = a/b; the downsampler is linear, so
-   * it reads u and cos u with taps f/(2a) and -f/(2b), plus the bias sum(f)/(2b). Only one elementwise op
-   * (Cos) is left. Both phases live in one [B, C, 2, T] tensor: the upsampler is one depthwise conv with a
-   * [2, k] kernel over the input zero-padded to rows [0, x, 0] (row 0 reads the odd taps, row 1 the even
-   * ones), and the downsampler one depthwise conv with a [4, k] kernel over rows (u even, u odd, cos u even,
-   * cos u odd).
-   */
-  private applyFolded(x: Value, prefix: string, hint: (v: Value, extra?: number, rows?: number) => Value): Value {
-    const { nn, w } = this;
-    const g = nn.g;
-    const C = w.get(`${prefix}act.alpha`).shape[0];
-    const up = upsamplePhases(w.get(`${prefix}upsample.filter`, [1, 1, FILTER_SIZE]).data);
-    const down = downsamplePhases(w.get(`${prefix}downsample.lowpass.filter`, [1, 1, FILTER_SIZE]).data);
-    const { alpha, invB } = this.snakeParams(prefix, C);
-    if (!alpha.every((a) => a !== 0 && Number.isFinite(1 / a))) return this.applyLegacy(x, prefix, hint);
-
-    const uw = up.taps[0].length;
-    const upW = new Float32Array(C * 2 * uw);
-    for (let c = 0; c < C; c++) {
-      const s = 2 * alpha[c];
-      for (let i = 0; i < uw; i++) {
-        upW[(c * 2 + 0) * uw + i] = up.taps[1][i] * s;
-        upW[(c * 2 + 1) * uw + i] = up.taps[0][i] * s;
-      }
-    }
-    const dw = down.taps[0].length;
-    const downW = new Float32Array(C * 4 * dw), downB = new Float32Array(C);
-    let tapSum = 0;
-    for (let i = 0; i < dw; i++) tapSum += down.taps[0][i] + down.taps[1][i];
-    for (let c = 0; c < C; c++) {
-      const s = 1 / (2 * alpha[c]), h = invB[c] / 2;
-      for (let p = 0; p < 2; p++) {
-        for (let i = 0; i < dw; i++) {
-          downW[(c * 4 + p) * dw + i] = down.taps[p][i] * s;
-          downW[(c * 4 + 2 + p) * dw + i] = -down.taps[p][i] * h;
-        }
-      }
-      downB[c] = h * tapSum;
-    }
-    const padded = nn.pad(nn.f32(x), [0, 0, 0, up.left, 0, 0, 0, up.right], 'edge');
-    hint(padded, up.left + up.right);
-    if (this.split) {
-      const upPhase = (p: number, name: string) => {
-        const wt = new Float32Array(C * uw);
-        for (let c = 0; c < C; c++) for (let i = 0; i < uw; i++) wt[c * uw + i] = up.taps[p][i] * 2 * alpha[c];
-        return hint(g.op('Conv', [padded, g.weight(name, tensor('float32', [C, 1, 1, uw], wt))], { kernel_shape: [1, uw], group: C, pads: [0, 0, 0, 0] }));
-      };
-      const ev = upPhase(0, 'upsample.filter_even_snake'), od = upPhase(1, 'upsample.filter_odd_snake');
-      const f = nn.expand(nn.slice(ev, [0], [1], [3]), nn.ints([1, 1, 1, down.left]));
-      const l = nn.expand(nn.slice(od, [-1], [Number.MAX_SAFE_INTEGER], [3]), nn.ints([1, 1, 1, down.right]));
-      const e2 = hint(nn.concat([f, ev, l], 3), down.left + down.right), o2 = hint(nn.concat([f, od, l], 3), down.left + down.right);
-      const rows4 = hint(nn.concat([e2, o2, hint(nn.cos(e2), down.left + down.right), hint(nn.cos(o2), down.left + down.right)], 2), down.left + down.right, 4);
-      return hint(g.op('Conv', [rows4, g.weight('downsample.filter_snake', tensor('float32', [C, 1, 4, dw], downW)), g.weight('downsample.bias_snake', tensor('float32', [C], downB))],
-        { kernel_shape: [4, dw], group: C, pads: [0, 0, 0, 0] }));
-    }
-    const u = hint(g.op('Conv', [padded, g.weight('upsample.filter_snake', tensor('float32', [C, 1, 2, uw], upW))],
-      { kernel_shape: [2, uw], group: C, pads: [1, 0, 1, 0] }), 0, 2);
-    const first = nn.expand(nn.slice(u, [0, 0], [1, 1], [2, 3]), nn.ints([1, 1, 2, down.left]));
-    const last = nn.expand(nn.slice(u, [1, -1], [2, Number.MAX_SAFE_INTEGER], [2, 3]), nn.ints([1, 1, 2, down.right]));
-    const ue = hint(nn.concat([first, u, last], 3), down.left + down.right, 2);
-    if (this.twoDown) {
-      const wz = new Float32Array(C * 2 * dw), wc = new Float32Array(C * 2 * dw);
-      for (let c = 0; c < C; c++) {
-        wz.set(downW.subarray((c * 4) * dw, (c * 4 + 2) * dw), c * 2 * dw);
-        wc.set(downW.subarray((c * 4 + 2) * dw, (c * 4 + 4) * dw), c * 2 * dw);
-      }
-      const cz = hint(g.op('Conv', [ue, g.weight('downsample.filter_snake_z', tensor('float32', [C, 1, 2, dw], wz))], { kernel_shape: [2, dw], group: C, pads: [0, 0, 0, 0] }));
-      const cc = hint(g.op('Conv', [hint(nn.cos(ue), down.left + down.right, 2), g.weight('downsample.filter_snake_c', tensor('float32', [C, 1, 2, dw], wc)), g.weight('downsample.bias_snake', tensor('float32', [C], downB))], { kernel_shape: [2, dw], group: C, pads: [0, 0, 0, 0] }));
-      return hint(nn.add(cz, cc));
-    }
-    const rows = hint(nn.concat([ue, hint(nn.cos(ue), down.left + down.right, 2)], 2), down.left + down.right, 4);
-    return hint(g.op('Conv', [rows, g.weight('downsample.filter_snake', tensor('float32', [C, 1, 4, dw], downW)), g.weight('downsample.bias_snake', tensor('float32', [C], downB))],
-      { kernel_shape: [4, dw], group: C, pads: [0, 0, 0, 0] }));
-  }
+  constructor(private readonly nn: Nn, private readonly cfg: BigvganConfig, private readonly w: Weights) {}
 
   /**
    * x [B, C, 1, T] -> [B, C, 1, T], fp32 throughout; `prefix` is the activation's key prefix (ends with '.');
    * `hint(v, extra)` declares the shape of a signal of length T + extra.
    */
-  apply(x: Value, prefix: string, hint: (v: Value, extra?: number, rows?: number) => Value = (v) => v): Value {
-    return this.legacy ? this.applyLegacy(x, prefix, hint) : this.applyFolded(x, prefix, hint);
-  }
-
-  private applyLegacy(x: Value, prefix: string, hint: (v: Value, extra?: number, rows?: number) => Value): Value {
+  apply(x: Value, prefix: string, hint: (v: Value, extra?: number) => Value = (v) => v): Value {
     const { nn, cfg, w } = this;
     const g = nn.g;
     const alphaRaw = w.get(`${prefix}act.alpha`).data;
