@@ -14,6 +14,7 @@ import { VoiceConverter } from '../core/pipeline/convert.ts';
 import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, resolvePrecision } from '../core/precision.ts';
 import type { NetSession } from '../core/runtime.ts';
 import { type OrtWeb, createWebBackend } from './backend.ts';
+import { RunGate, gatedSession, nextTask } from './cancel.ts';
 import { GraphStore } from './graph-store.ts';
 import { type DownloadEvent, DownloadError, ModelStore, type ModelStoreOptions } from './model-store.ts';
 
@@ -60,6 +61,8 @@ export interface BrowserModel {
   files: Record<string, LoadedFile>;
   converter: VoiceConverter;
   timings: { files: number; graphs: number; sessions: number; total: number };
+  /** Passed before every session run: set its signal to make a conversion cancellable between runs. */
+  gate: RunGate;
   dispose(): Promise<void>;
 }
 
@@ -105,8 +108,11 @@ export async function chooseWebDevice(request: 'auto' | WebDevice, ort: OrtWeb):
   };
 }
 
-/** Loads a model set: files, device and precision, graphs (built here or from OPFS), sessions. */
-export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {}, emit: (e: BrowserLoadEvent) => void = () => {}): Promise<BrowserModel> {
+/**
+ * Loads a model set: files, device and precision, graphs (built here or from OPFS), sessions. An aborted
+ * `signal` stops it between files (a download in flight is cut), graph builds and sessions, with its reason.
+ */
+export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {}, emit: (e: BrowserLoadEvent) => void = () => {}, signal?: AbortSignal): Promise<BrowserModel> {
   const t0 = performance.now();
   const store = new ModelStore(options.hub);
   const log = (message: string) => emit({ type: 'log', message });
@@ -120,6 +126,7 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
   const texts = new Map<string, string>();
   const held = new Map<string, Uint8Array>(); // without Cache Storage, downloads stay in memory
   const fetchRole = async (spec: FileSpec): Promise<void> => {
+    signal?.throwIfAborted();
     let last: unknown;
     for (const h of spec.hub) {
       const text = /\.(ya?ml|json)$/.test(h.file);
@@ -129,7 +136,7 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
         return;
       }
       try {
-        const f = await store.get(h.repo, h.file, emit);
+        const f = await store.get(h.repo, h.file, emit, signal);
         files[spec.role] = { repo: h.repo, file: h.file, sha256: f.sha256, bytes: f.bytes.length, source: f.source };
         if (text) texts.set(spec.role, new TextDecoder().decode(f.bytes));
         if (typeof caches === 'undefined') held.set(spec.role, f.bytes);
@@ -176,18 +183,22 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
   const backend = createWebBackend(ort, log);
 
   const opened: NetSession[] = [];
+  const gate = new RunGate();
   let graphMs = 0;
   let sessionMs = 0;
   const open = async (name: NetworkName, precision?: Precision): Promise<NetSession> => {
     const net = layout.networks.find((n) => n.name === name)!;
     const p = precision ?? plan.stages[net.stage].precision;
+    // A build holds the thread for up to seconds: let a cancel message in before each one.
+    await nextTask();
+    signal?.throwIfAborted();
     const tb = performance.now();
     const key: GraphKey = { network: name, precision: p, sources: net.sources.map((r) => files[r].sha256) };
     let graph = await graphs?.get(key);
     const cached = graph !== undefined;
     if (!graph) {
       for (const role of net.sources) {
-        if (!bytes.has(role)) bytes.set(role, (await store.get(files[role].repo, files[role].file)).bytes);
+        if (!bytes.has(role)) bytes.set(role, (await store.get(files[role].repo, files[role].file, undefined, signal)).bytes);
       }
       graph = net.build(p).toOnnx();
       await graphs?.put(key, graph).catch((e: Error) => log(`could not cache the ${name} graph: ${e.message}`));
@@ -198,22 +209,25 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
     const tb1 = performance.now();
     graphMs += tb1 - tb;
     emit({ type: 'build', network: name, status: cached ? 'cached' : 'built', ms: tb1 - tb });
+    await nextTask();
+    signal?.throwIfAborted();
     const session = await backend.createSession(graph, { device: choice.device, label: name });
     opened.push(session);
     const ms = performance.now() - tb1;
     sessionMs += ms;
     emit({ type: 'session', network: name, device: session.device === 'webgpu' ? 'webgpu' : 'wasm', precision: p, ms });
-    return session;
+    return gatedSession(session, gate);
   };
 
   try {
     const sessions = await layout.sessions(open, plan, log);
+    signal?.throwIfAborted();
     layout.releaseWeights();
     bytes.clear();
     const converter = new VoiceConverter(config, sessions);
     const end = performance.now();
     return {
-      config, plan, choice, files, converter,
+      config, plan, choice, files, converter, gate,
       timings: { files: tFiles - t0, graphs: graphMs, sessions: sessionMs, total: end - t0 },
       async dispose() {
         await Promise.all(opened.map((s) => s.release().catch(() => {})));

@@ -67,7 +67,7 @@ export class ModelStore {
   }
 
   /** The file's bytes: from the cache when a verified copy is there, else downloaded, verified and stored. */
-  async get(repo: string, file: string, emit: (e: DownloadEvent) => void = () => {}): Promise<StoredFile> {
+  async get(repo: string, file: string, emit: (e: DownloadEvent) => void = () => {}, signal?: AbortSignal): Promise<StoredFile> {
     checkName(repo, file);
     const key = `${KEY_ORIGIN}/${repo}/${file}`;
     const cache = await this.cache();
@@ -85,7 +85,7 @@ export class ModelStore {
     }
     const url = this.url(repo, file);
     emit({ type: 'resolve', repo, file, source: 'download', url });
-    const { bytes, expected } = await this.download(url, repo, file, emit);
+    const { bytes, expected } = await this.download(url, repo, file, emit, signal);
     const digest = await sha256(bytes);
     if (expected && digest !== expected) {
       throw new DownloadError(`${repo}/${file}: sha256 ${digest} does not match the expected ${expected}; the download was discarded`);
@@ -121,7 +121,8 @@ export class ModelStore {
     if (typeof caches !== 'undefined') await caches.delete(this.o.cacheName ?? 'seed-vc-models-v1');
   }
 
-  private async download(url: string, repo: string, file: string, emit: (e: DownloadEvent) => void): Promise<{ bytes: Uint8Array; expected?: string }> {
+  /** An aborted `signal` cuts the transfer and rejects with its reason; nothing is stored. */
+  private async download(url: string, repo: string, file: string, emit: (e: DownloadEvent) => void, signal?: AbortSignal): Promise<{ bytes: Uint8Array; expected?: string }> {
     const doFetch = this.o.fetch ?? fetch;
     const idle = this.o.idleTimeoutMs ?? 30_000;
     const retries = this.o.retries ?? 3;
@@ -130,7 +131,10 @@ export class ModelStore {
     let total: number | null = null;
     let expected = this.o.sha256?.[`${repo}/${file}`]?.toLowerCase();
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       const controller = new AbortController();
+      const cancel = () => controller.abort();
+      signal?.addEventListener('abort', cancel, { once: true });
       let timer = setTimeout(() => controller.abort(), idle);
       const kick = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), idle); };
       try {
@@ -138,6 +142,7 @@ export class ModelStore {
         try {
           res = await doFetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal: controller.signal });
         } catch (e) {
+          signal?.throwIfAborted();
           const why = controller.signal.aborted ? `no response within ${idle / 1000} s` : (e as Error).message;
           throw new DownloadError(`could not download ${repo}/${file} from ${url}: ${why} (is the server reachable, and does it send CORS headers?)`, undefined, { cause: e });
         }
@@ -167,11 +172,13 @@ export class ModelStore {
         if (total !== null && have !== total) throw new Error(`ended after ${have} of ${total} bytes`);
         break;
       } catch (e) {
+        signal?.throwIfAborted();
         if (e instanceof DownloadError) throw e;
         const why = controller.signal.aborted ? `no data for ${idle / 1000} s` : (e as Error).message;
         if (attempt >= retries) throw new DownloadError(`download of ${repo}/${file} from ${url} was cut after ${have} bytes (${why}); nothing was stored, load again to retry`, undefined, { cause: e });
       } finally {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', cancel);
       }
     }
     const bytes = new Uint8Array(have);

@@ -92,7 +92,10 @@ before(async () => {
   out = mkdtempSync(join(tmpdir(), 'seed-vc-web-'));
   const b = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build-web.mjs'), '--outdir', out], { encoding: 'utf8' });
   assert.equal(b.status, 0, `build:web failed: ${b.stderr}`);
-  server = await startStaticServer({ '/': out, '/hub/': HUB, '/cut-once-hub/': HUB, '/cut-always-hub/': HUB }, { cuts: { '/cut-once-hub/': 'once', '/cut-always-hub/': 'always' } });
+  server = await startStaticServer(
+    { '/': out, '/hub/': HUB, '/cut-once-hub/': HUB, '/cut-always-hub/': HUB, '/slow-hub/': HUB },
+    { cuts: { '/cut-once-hub/': 'once', '/cut-always-hub/': 'always' }, slow: ['/slow-hub/'] },
+  );
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   context = await browser.newContext();
@@ -135,6 +138,63 @@ test('a reload converts again without fetching model files; with a seed it equal
   const err = assertClose('browser vs Node, seed 1234', { shape: [inBrowser.length], data: inBrowser }, { shape: [node.length], data: node }, TOL);
   t.diagnostic(`browser vs Node with seed ${seed}: err ${err.toExponential(2)} (tol ${TOL})`);
   if (process.env.SEED_VC_SCREENSHOT) await page.screenshot({ path: process.env.SEED_VC_SCREENSHOT, fullPage: true });
+});
+
+test('Cancel stops a running in-page conversion between DiT steps; the next conversion in the page equals expected.safetensors', { skip }, async (t) => {
+  // The page holds the loaded model (previous test). 200 steps; the page's Cancel is clicked as soon as it shows step 1.
+  const STEPS_LONG = 200;
+  await page.setInputFiles('#source', join(CASE, 'source.wav'));
+  await page.setInputFiles('#reference', join(CASE, 'reference.wav'));
+  await page.setInputFiles('#noise', join(CASE, 'noise.safetensors'));
+  await page.fill('#steps', String(STEPS_LONG));
+  await page.evaluate(() => {
+    const s = document.getElementById('convert-status')!;
+    new MutationObserver((_, o) => {
+      if (s.dataset.steps !== '1') return;
+      o.disconnect();
+      document.getElementById('cancel')!.click();
+    }).observe(s, { attributes: true, attributeFilter: ['data-steps'] });
+  });
+  await page.click('#convert');
+  await page.waitForFunction(() => ['done', 'failed', 'cancelled'].includes(document.getElementById('convert-status')!.dataset.state ?? '')
+    && !(document.getElementById('convert') as HTMLButtonElement).disabled, null, { timeout: 240_000 });
+  const status = (await page.textContent('#convert-status')) ?? '';
+  assert.equal(await page.getAttribute('#convert-status', 'data-state'), 'cancelled', `${status} ${await page.textContent('#error')}`);
+  const m = new RegExp(`^Cancelled \\(conversion cancelled after diffusion step (\\d+) of ${STEPS_LONG}\\)$`).exec(status);
+  assert.ok(m, status);
+  // The cancel left the page right after step 1's event; the worker, busy with the next step, stops at the gate after it.
+  assert.ok(Number(m[1]) <= 3, `the worker stopped after step ${m[1]} of ${STEPS_LONG}`);
+  assert.equal(await page.getAttribute('#convert-status', 'data-steps'), '1', 'no step event reached the page after the cancel');
+  assert.equal(await page.isHidden('#error'), true, 'a cancel is not shown as an error');
+  assert.equal(await page.isEnabled('#cancel'), false, 'the page is idle again');
+  t.diagnostic(status);
+  // Same worker, same sessions: the golden case converts and equals expected.safetensors.
+  const audio = await convert(page, true);
+  const exp = goldenTensors(join('e2e', 'e2e_full_short', 'expected.safetensors')).get('output')!;
+  const err = assertClose('browser e2e_full_short after a cancel', { shape: [audio.length], data: audio }, exp, TOL);
+  t.diagnostic(`next conversion: err ${err.toExponential(2)} (tol ${TOL})`);
+});
+
+test('Cancel loading cuts the download in flight and stores nothing of it; the same worker then loads another set', { skip }, async (t) => {
+  const p = await context.newPage();
+  try {
+    await p.goto(`${server.url}/?${new URLSearchParams({ hub: `${server.url}/slow-hub`, layout: 'mirror', model: 'singing', device: 'wasm', precision: 'fp32' })}`);
+    await p.click('#load');
+    await p.waitForFunction(() => /^downloading /.test(document.getElementById('load-status')!.textContent ?? ''), null, { timeout: 60_000 });
+    await p.click('#load-cancel');
+    await p.waitForFunction(() => ['ready', 'failed', 'cancelled'].includes(document.getElementById('load-status')!.dataset.state ?? ''), null, { timeout: 60_000 });
+    assert.equal(await p.getAttribute('#load-status', 'data-state'), 'cancelled', `${await p.textContent('#load-status')} ${await p.textContent('#error')}`);
+    assert.equal(await p.textContent('#load-status'), 'Cancelled: no model is loaded');
+    assert.equal(await p.isDisabled('#convert'), true);
+    const stored = await p.evaluate(async () => (await (await caches.open('seed-vc-models-v1')).keys()).map((r) => r.url));
+    assert.ok(!stored.some((u) => u.includes('whisper_base_f0_44k')), 'the cancelled download left no cache entry');
+    // The worker is free: the offline set (cached by the first test) loads.
+    await p.selectOption('#model', 'offline');
+    await p.fill('#hub', `${server.url}/hub`);
+    t.diagnostic(await loadModel(p));
+  } finally {
+    await p.close();
+  }
 });
 
 test('without a WebGPU adapter, auto and webgpu fall back to WASM and say why', { skip }, async () => {
