@@ -10,6 +10,7 @@ import { type SeedVcConfig, parseSeedVcConfig } from '../core/models/config.ts';
 import type { GraphKey } from '../core/models/graph-key.ts';
 import { CHECKPOINT_ROLE, CONFIG_ROLE, type FileSpec, type ModelFileSource, type NetworkName, familyOf } from '../core/models/registry.ts';
 import type { Precision } from '../core/onnx/nn.ts';
+import { buildEulerStepGraph } from '../core/pipeline/cfm.ts';
 import { VoiceConverter } from '../core/pipeline/convert.ts';
 import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, resolvePrecision } from '../core/precision.ts';
 import type { NetSession } from '../core/runtime.ts';
@@ -32,6 +33,11 @@ export interface BrowserLoadOptions {
   hub?: ModelStoreOptions;
   /** Build every graph from the checkpoints (skip the OPFS graph cache). */
   noGraphCache?: boolean;
+  /**
+   * On WebGPU, keep the DiT's tensors in GPU memory between the diffusion steps (default true): the
+   * estimator's output stays a GPU buffer and the Euler update runs as a small graph next to it.
+   */
+  gpuResident?: boolean;
 }
 
 /** What the loader chose, and why: shown to the user. */
@@ -83,6 +89,13 @@ export async function probeWebGpu(): Promise<{ adapter: Adapter; name: string } 
   }
 }
 
+/** Hands ORT the adapter; once its WebGPU backend is initialised the property is read-only and the first adapter stays. */
+export function useAdapter(ort: OrtWeb, adapter: unknown): void {
+  try {
+    (ort.env as { webgpu?: { adapter?: unknown } }).webgpu!.adapter = adapter;
+  } catch { /* a later load in the same worker: WebGPU already runs on the adapter set first */ }
+}
+
 /** The device to run on, with the reason, and the WASM thread count (also used by WebGPU for CPU ops). */
 export async function chooseWebDevice(request: 'auto' | WebDevice, ort: OrtWeb): Promise<DeviceChoice & { adapter?: string }> {
   const cores = Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
@@ -99,7 +112,7 @@ export async function chooseWebDevice(request: 'auto' | WebDevice, ort: OrtWeb):
     const reason = request === 'webgpu' ? `WebGPU requested but unavailable (${probe.none}); using WASM` : `${probe.none}; using WASM`;
     return { device: 'wasm', reason, threads, threadsReason };
   }
-  (ort.env as { webgpu?: { adapter?: unknown } }).webgpu!.adapter = probe.adapter;
+  useAdapter(ort, probe.adapter);
   const f16 = probe.adapter.features.has('shader-f16');
   return {
     device: 'webgpu',
@@ -184,6 +197,7 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
 
   const opened: NetSession[] = [];
   const gate = new RunGate();
+  const resident = choice.device === 'webgpu' && options.gpuResident !== false;
   let graphMs = 0;
   let sessionMs = 0;
   const open = async (name: NetworkName, precision?: Precision): Promise<NetSession> => {
@@ -211,7 +225,7 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
     emit({ type: 'build', network: name, status: cached ? 'cached' : 'built', ms: tb1 - tb });
     await nextTask();
     signal?.throwIfAborted();
-    const session = await backend.createSession(graph, { device: choice.device, label: name });
+    const session = await backend.createSession(graph, { device: choice.device, label: name, outputsOnDevice: resident && name === 'dit' && !precision });
     opened.push(session);
     const ms = performance.now() - tb1;
     sessionMs += ms;
@@ -221,6 +235,12 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
 
   try {
     const sessions = await layout.sessions(open, plan, log);
+    if (resident && sessions.estimator.device === 'webgpu') {
+      const step = await backend.createSession(buildEulerStepGraph(), { device: 'webgpu', label: 'euler_step', outputsOnDevice: true });
+      opened.push(step);
+      sessions.eulerStep = gatedSession(step, gate);
+      log('WebGPU: the DiT steps keep x and the velocity in GPU memory (Euler update as a GPU graph)');
+    }
     signal?.throwIfAborted();
     layout.releaseWeights();
     bytes.clear();
