@@ -263,6 +263,23 @@ test('the serve web app: Run on "This browser" converts in the page (seeded, equ
     const err = assertClose('serve app in-browser vs Node, seed 1234', { shape: [audio.length], data: audio }, { shape: [node.length], data: node }, TOL);
     t.diagnostic(`${info}; vs Node err ${err.toExponential(2)} (tol ${TOL})`);
     assert.deepEqual(problems, [], 'no console errors under COOP/COEP');
+    // Cancel while the worker runs 200 steps: clicked as the first step shows; the app says Cancelled and is idle again.
+    await p.getByLabel('Diffusion steps', { exact: true }).fill('200');
+    await p.evaluate(() => {
+      const text = document.getElementById('progress-step-text')!;
+      new MutationObserver((_, o) => {
+        if (!/^step 1\//.test(text.textContent ?? '')) return;
+        o.disconnect();
+        document.getElementById('cancel')!.click();
+      }).observe(text, { childList: true, characterData: true, subtree: true });
+    });
+    await p.getByRole('button', { name: 'Convert', exact: true }).click();
+    await p.waitForFunction(() => document.getElementById('status')!.textContent === 'Cancelled.', null, { timeout: 120_000 });
+    assert.equal(await p.textContent('#progress-stage'), 'cancelled');
+    assert.match((await p.textContent('#progress-step-text')) ?? '', /^step [12]\/200/, 'stopped right after the first step');
+    assert.equal(await p.isEnabled('#convert'), true);
+    assert.equal(await p.isDisabled('#cancel'), true);
+    assert.equal(await p.evaluate(() => document.getElementById('status')!.classList.contains('error')), false, 'a cancel is not shown as an error');
     if (process.env.SEED_VC_SCREENSHOT) await p.screenshot({ path: process.env.SEED_VC_SCREENSHOT.replace(/\.png$/, '-serve.png'), fullPage: true });
   } finally {
     await p.close();
