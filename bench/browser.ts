@@ -76,7 +76,10 @@ async function benchTiny(): Promise<unknown> {
   try {
     for (const isolate of [false, true]) {
       const server = await startStaticServer({ '/': out, '/hub/': HUB }, { isolate });
-      const context = await browser.newContext(); // fresh Cache Storage and OPFS: a true first load
+      // A fresh on-disk profile: empty Cache Storage and OPFS (a true first load) with a disk-sized quota — an
+      // incognito context (browser.newContext) keeps storage in memory and refuses a 350 MB entry.
+      const profile = mkdtempSync(join(tmpdir(), 'seed-vc-bench-profile-'));
+      const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ['--no-sandbox'] });
       const page = await context.newPage();
       const url = `${server.url}/?${new URLSearchParams({ hub: `${server.url}/hub`, layout: 'mirror', device: 'wasm', precision: 'fp32' })}`;
       const load = async (): Promise<Timings> => {
@@ -214,12 +217,14 @@ async function benchOfficial(): Promise<unknown> {
   const b = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build-web.mjs'), '--outdir', out], { encoding: 'utf8' });
   if (b.status !== 0) throw new Error(`build:web failed: ${b.stderr}`);
   await buildLab(out);
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const results: Record<string, { first: OfficialLabResult; warm?: OfficialLabResult; threads: number }> = {};
   try {
     for (const isolate of [false, true]) {
       const server = await startStaticServer({ '/': out, '/files/': files, '/audio/': AUDIO, '/hub/': HUB }, { isolate });
-      const context = await browser.newContext(); // fresh Cache Storage and OPFS: a true first load
+      // A fresh on-disk profile: empty Cache Storage and OPFS (a true first load) with a disk-sized quota — an
+      // incognito context (browser.newContext) keeps storage in memory and refuses a 350 MB entry.
+      const profile = mkdtempSync(join(tmpdir(), 'seed-vc-bench-profile-'));
+      const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ['--no-sandbox'] });
       const threads = isolate ? cpus().length : 1;
       const job = {
         type: 'official', threads, graphsBase: `${server.url}/files`, yamlUrl: '/hub/Plachta/Seed-VC/config_dit_mel_seed_uvit_whisper_small_wavenet.yml',
@@ -242,9 +247,9 @@ async function benchOfficial(): Promise<unknown> {
       results[label] = { first, warm, threads };
       await context.close();
       await server.close();
+      rmSync(profile, { recursive: true, force: true });
     }
   } finally {
-    await browser.close();
     rmSync(out, { recursive: true, force: true });
     rmSync(files, { recursive: true, force: true });
   }

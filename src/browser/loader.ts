@@ -152,7 +152,10 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
         const f = await store.get(h.repo, h.file, emit, signal);
         files[spec.role] = { repo: h.repo, file: h.file, sha256: f.sha256, bytes: f.bytes.length, source: f.source };
         if (text) texts.set(spec.role, new TextDecoder().decode(f.bytes));
-        if (typeof caches === 'undefined') held.set(spec.role, f.bytes);
+        if (!f.stored) {
+          held.set(spec.role, f.bytes); // not in the cache: the graph build reads it from memory
+          if (typeof caches !== 'undefined') log(`${h.repo}/${h.file} was not cached: Cache Storage refused it (storage quota?)`);
+        }
         return;
       } catch (e) {
         if (!(e instanceof DownloadError) || (e.status !== 404 && e.status !== 401 && e.status !== 403) || h === spec.hub[spec.hub.length - 1]) throw e;

@@ -17,7 +17,7 @@ export class DownloadError extends SeedVcError {
 export type DownloadEvent =
   | { type: 'resolve'; repo: string; file: string; source: 'cache' | 'download'; url: string }
   | { type: 'download'; repo: string; file: string; loaded: number; total: number | null }
-  | { type: 'done'; repo: string; file: string; bytes: number; sha256: string; source: 'cache' | 'download' };
+  | { type: 'done'; repo: string; file: string; bytes: number; sha256: string; source: 'cache' | 'download'; notStored?: string };
 
 export interface ModelStoreOptions {
   /** Where files come from (default https://huggingface.co). */
@@ -45,6 +45,8 @@ export interface StoredFile {
   bytes: Uint8Array;
   sha256: string;
   source: 'cache' | 'download';
+  /** False when Cache Storage is missing or refused the entry (quota: e.g. a private window): the bytes are only in memory. */
+  stored: boolean;
 }
 
 export class ModelStore {
@@ -79,7 +81,7 @@ export class ModelStore {
       if (/^[0-9a-f]{64}$/.test(sha) && (await sha256(bytes)) === sha) {
         emit({ type: 'resolve', repo, file, source: 'cache', url: key });
         emit({ type: 'done', repo, file, bytes: bytes.length, sha256: sha, source: 'cache' });
-        return { bytes, sha256: sha, source: 'cache' };
+        return { bytes, sha256: sha, source: 'cache', stored: true };
       }
       await cache!.delete(key);
     }
@@ -90,13 +92,19 @@ export class ModelStore {
     if (expected && digest !== expected) {
       throw new DownloadError(`${repo}/${file}: sha256 ${digest} does not match the expected ${expected}; the download was discarded`);
     }
-    if (cache) {
-      await cache.put(key, new Response(bytes as Uint8Array<ArrayBuffer>, {
+    let notStored: string | undefined = cache ? undefined : 'no Cache Storage in this context';
+    try {
+      await cache?.put(key, new Response(bytes as Uint8Array<ArrayBuffer>, {
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), [SHA_HEADER]: digest },
       }));
+    } catch (e) {
+      // A verified download is still usable: a full quota (private windows keep storage in memory, with a small
+      // quota) only means the next load downloads it again.
+      notStored = `Cache Storage refused it (${(e as Error).message}); it will be downloaded again next time`;
+      await cache?.delete(key).catch(() => {});
     }
-    emit({ type: 'done', repo, file, bytes: bytes.length, sha256: digest, source: 'download' });
-    return { bytes, sha256: digest, source: 'download' };
+    emit({ type: 'done', repo, file, bytes: bytes.length, sha256: digest, source: 'download', ...(notStored ? { notStored } : {}) });
+    return { bytes, sha256: digest, source: 'download', stored: !notStored };
   }
 
   /**

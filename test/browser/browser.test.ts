@@ -298,7 +298,10 @@ test('a cut download resumes with a Range request and ends verified; one that ke
     const resumed = server.requests.filter((r) => r.startsWith(`/cut-once-hub/${CAMPPLUS_PATH} bytes=`));
     assert.equal(resumed.length, 1, `one Range request resumed CAMPPlus: ${resumed.join(', ')}`);
     const size = readFileSync(join(HUB, CAMPPLUS_PATH)).length;
-    assert.equal(resumed[0], `/cut-once-hub/${CAMPPLUS_PATH} bytes=${Math.floor(size / 2)}-`);
+    // The server sends half and resets the connection: the browser resumes at what it had received — half, or
+    // less when the reset arrived before the last of it was read (seen under load).
+    const from = Number(/ bytes=(\d+)-$/.exec(resumed[0])?.[1]);
+    assert.ok(from > 0 && from <= Math.floor(size / 2), `resumed at byte ${from} of ${size} (cut at ${Math.floor(size / 2)})`);
 
     // Cut on every attempt: the load fails with a clear error and nothing of that file is stored.
     const q = await fresh.newPage();
