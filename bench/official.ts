@@ -11,3 +11,13 @@ export const DIT_OFFICIAL: DitShapes = {
   },
   wavenet: { hiddenDim: 512, numLayers: 8, kernelSize: 5, dilationRate: 1 },
 };
+
+/** config_dit_mel_seed_uvit_whisper_base_f0_44k.yml: the 44.1 kHz singing DiT (17 x 768, MLP head, 128 mels). */
+export const SINGING_DIT: DitShapes = {
+  styleDim: 192,
+  dit: {
+    hiddenDim: 768, numHeads: 12, depth: 17, inChannels: 128, contentDim: 768, styleCondition: true, finalLayerType: 'mlp',
+    longSkipConnection: false, uvitSkipConnection: true, timeAsToken: false, styleAsToken: false, isCausal: false,
+    zeroPromptSpeechToken: false, blockSize: 8192, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 768) / 3), 256),
+  },
+};

@@ -8,10 +8,13 @@
  * Cast pairs that would undo each other between two autocast ops are elided by GraphBuilder.cast().
  *
  * Two more builder precisions exist for CPUs, which have no fp16 arithmetic but fast integer dot products:
- *  - 'fp16-storage': autocast weights are stored fp16 and cast to fp32 right at the initializer (ONNX
- *    Runtime folds that cast when the session opens), so every op runs fp32 on fp16-rounded weights. A CPU
- *    session of a true fp16 graph casts the weights at every run instead, and holds fp32 copies of all of
- *    them at once (it peaked at ~1.5x the fp32 build's memory); this one peaks no higher than fp32.
+ *  - 'fp16-storage': autocast weights are stored fp16 and cast to fp32 right before their op, so every op
+ *    runs fp32 on fp16-rounded weights. The fp16 weights are overridable initializers (graph inputs with
+ *    a default): ONNX Runtime would otherwise constant-fold each Cast when the session opens and keep
+ *    fp32 copies resident (measured: the DiT's resident weights equal fp32's). Unfolded, each cast runs
+ *    just before its consumer at inference (~3 % of a DiT step) and its fp32 copy is freed after it, so
+ *    the weights stay resident at half the fp32 size. (A CPU session of a true fp16 graph holds fp32
+ *    copies of all weights besides the fp16 ones: ~1.5x the fp32 build's memory.)
  *  - 'int8': Linear layers (every MatMul against a weight) run as DynamicQuantizeMatMul: int8 weights
  *    quantized per output channel (symmetric, scale = max|w| / 127) and the activations quantized per
  *    tensor at run time (uint8, asymmetric), accumulated in int32 on the CPU's int8 dot-product
@@ -67,7 +70,7 @@ export class Nn {
 
   /** Stores a float weight for an autocast op (fp16 under the fp16 policy; fp16 cast to fp32 under fp16-storage). */
   computeWeight(name: string, t: Tensor): Value {
-    if (this.precision === 'fp16-storage') return this.g.cast(this.g.weight(name, t, 'float16'), 'float32');
+    if (this.precision === 'fp16-storage') return this.g.cast(this.g.overridableWeight(name, t, 'float16'), 'float32');
     return this.g.weight(name, t, this.computeType);
   }
   /** Stores a float weight that always stays fp32 (norm scales, embeddings, biases added in fp32). */
