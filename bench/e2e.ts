@@ -14,6 +14,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { parseSeedVcConfig } from '../src/core/models/config.ts';
 import { buildBigvgan, bigvganParamShapes, parseBigvganConfig } from '../src/core/nets/bigvgan.ts';
 import { buildCampplus, campplusConfig, campplusParamShapes } from '../src/core/nets/campplus.ts';
@@ -173,13 +175,27 @@ async function main(): Promise<void> {
   const set: E2eSet = args.includes('singing') ? 'singing' : 'speech';
   const request = precisionArg as PrecisionRequest;
   const stepsList = stepsArg.split(',').map(Number);
-  const baseline = residentNow();
   const caps = cpuCapabilities();
   const plan = resolvePrecision(request, caps);
   const dir = join(tmpdir(), 'seed-vc-bench');
   mkdirSync(dir, { recursive: true });
-  const builders: Partial<Record<E2eNet, (p: import('../src/core/onnx/nn.ts').Precision) => GraphBuilder>> = set === 'singing' ? singingBuilders() : officialBuilders();
   const nets = set === 'singing' ? SINGING_NETS : SPEECH_NETS;
+  const pathOf = (net: E2eNet) => join(dir, `e2e-v${E2E_BENCH_VERSION}-${set === 'singing' ? 'singing-' : ''}${net}-${plan.stages[STAGE_OF[net]].precision}.onnx`);
+  if (args.includes('build')) {
+    const builders: Partial<Record<E2eNet, (p: import('../src/core/onnx/nn.ts').Precision) => GraphBuilder>> = set === 'singing' ? singingBuilders() : officialBuilders();
+    for (const net of nets.filter((n) => !existsSync(pathOf(n)))) {
+      const tmp = `${pathOf(net)}.${process.pid}.tmp`;
+      writeFileSync(tmp, builders[net]!(plan.stages[STAGE_OF[net]].precision).toOnnx());
+      renameSync(tmp, pathOf(net));
+    }
+    return;
+  }
+  // Missing graphs are built in a child process: what building leaves behind would blur the memory figures.
+  if (nets.some((n) => !existsSync(pathOf(n)))) {
+    const b = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), ...args, 'build'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (b.status !== 0) throw new Error(`building the ${set} graphs (${request}) failed`);
+  }
+  const baseline = residentNow();
   const profileDir = mode === 'profile' ? mkdtempSync(join(tmpdir(), 'seed-vc-prof-')) : undefined;
 
   const t0 = performance.now();
@@ -187,13 +203,7 @@ async function main(): Promise<void> {
   const graphBytes: Partial<Record<E2eNet, number>> = {};
   const perNet: Partial<Record<E2eNet, number>> = {};
   for (const net of nets) {
-    const precision = plan.stages[STAGE_OF[net]].precision;
-    const path = join(dir, `e2e-v${E2E_BENCH_VERSION}-${set === 'singing' ? 'singing-' : ''}${net}-${precision}.onnx`);
-    if (!existsSync(path)) {
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, builders[net]!(precision).toOnnx());
-      renameSync(tmp, path);
-    }
+    const path = pathOf(net);
     const before = residentNow();
     let bytes: Uint8Array | undefined = new Uint8Array(readFileSync(path));
     graphBytes[net] = bytes.length;

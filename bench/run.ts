@@ -19,7 +19,7 @@
  *     (bench/browser.ts).
  * Each measurement runs in its own child process so peak memory is that stage's alone.
  * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|v2-e2e|serve|browser,
- * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory), --sets speech,singing and --no-resident (memory).
+ * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory), --sets speech,singing, --no-resident and --resident-only (memory).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -144,7 +144,7 @@ if (!only || only === 'e2e') {
 }
 
 if (only === 'memory') {
-  const lengths = (flag('--lengths') ?? '10,60,180').split(',').map(Number);
+  const lengths = args.has('--resident-only') ? [] : (flag('--lengths') ?? '10,60,180').split(',').map(Number);
   const sets = (flag('--sets') ?? 'speech,singing').split(',') as E2eSet[];
   const resident: Record<string, Record<string, unknown>> = {};
   if (!args.has('--no-resident')) {
@@ -172,9 +172,9 @@ if (only === 'memory') {
       }
     }
   }
-  log('\n== peak RSS of a whole conversion vs input length (official sizes, 5 s reference, 1 step: memory does not depend on steps) ==');
+  if (lengths.length) log('\n== peak RSS of a whole conversion vs input length (official sizes, 5 s reference, 1 step: memory does not depend on steps) ==');
   const mem: Record<string, Record<string, Record<number, number>>> = {};
-  for (const set of sets) {
+  for (const set of lengths.length ? sets : []) {
     log(`${set}: precision ${lengths.map((l) => `${l} s`.padStart(10)).join('')}   (peak RSS MiB; after the conversion, above the bare process)`);
     mem[set] = {};
     for (const precision of precisions) {
