@@ -18,11 +18,9 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseSeedVcConfig } from '../src/core/models/config.ts';
 import { buildBigvgan, bigvganParamShapes, parseBigvganConfig } from '../src/core/nets/bigvgan.ts';
-import { buildCampplus, campplusConfig, campplusParamShapes } from '../src/core/nets/campplus.ts';
 import { buildDitEstimator, ditParamShapes } from '../src/core/nets/dit.ts';
 import { buildLengthRegulator, lengthRegulatorParamShapes } from '../src/core/nets/length-regulator.ts';
 import { RMVPE_OFFICIAL, buildRmvpe, rmvpeParamShapes } from '../src/core/nets/rmvpe.ts';
-import { buildWhisperEncoder, parseWhisperConfig, whisperEncoderParamShapes } from '../src/core/nets/whisper-encoder.ts';
 import type { GraphBuilder } from '../src/core/onnx/graph.ts';
 import { WhisperContentEncoder } from '../src/core/pipeline/content.ts';
 import { VoiceConverter } from '../src/core/pipeline/convert.ts';
@@ -33,9 +31,10 @@ import type { NetSession } from '../src/core/runtime.ts';
 import { readAudioFile } from '../src/node/audio-file.ts';
 import { nodeBackend } from '../src/node/backend.ts';
 import { cpuCapabilities } from '../src/node/devices.ts';
-import { randomWeights } from '../test/helpers/onnx.ts';
+import { OFFICIAL_WHISPER as whisperCfg, officialBuildersFrom, officialConfigFrom } from './official.ts';
 import { profileFlops } from './profile-flops.ts';
-import { DIT_OFFICIAL, SINGING_DIT } from './official.ts';
+import { SINGING_DIT } from './official.ts';
+import { randomWeights } from '../test/helpers/random-weights.ts';
 
 export type E2eStage = 'content' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder';
 export const E2E_STAGES: readonly E2eStage[] = ['content', 'speaker', 'length_regulator', 'dit', 'vocoder'];
@@ -85,33 +84,12 @@ const AUDIO = new URL('../../shared/audio/', import.meta.url);
 
 /** The official whisper-small-wavenet configuration (the parity set's tiny YAML, at the official sizes). */
 export function officialConfig() {
-  const tiny = parseSeedVcConfig(readFileSync(HUB, 'utf8'), 'config_dit_mel_seed_uvit_whisper_small_wavenet.yml');
-  return {
-    ...tiny,
-    styleDim: DIT_OFFICIAL.styleDim,
-    dit: DIT_OFFICIAL.dit,
-    wavenet: DIT_OFFICIAL.wavenet,
-    lengthRegulator: { ...tiny.lengthRegulator, channels: 512, inChannels: 768 },
-  };
+  return officialConfigFrom(readFileSync(HUB, 'utf8'));
 }
-
-const whisperCfg = parseWhisperConfig({ d_model: 768, encoder_layers: 12, encoder_attention_heads: 12, encoder_ffn_dim: 3072, num_mel_bins: 80, max_source_positions: 1500, activation_function: 'gelu' });
-const bigvganCfg = parseBigvganConfig({
-  num_mels: 80, upsample_rates: [4, 4, 2, 2, 2, 2], upsample_kernel_sizes: [8, 8, 4, 4, 4, 4], upsample_initial_channel: 1536,
-  resblock: '1', resblock_kernel_sizes: [3, 7, 11], resblock_dilation_sizes: [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
-  activation: 'snakebeta', snake_logscale: true, use_tanh_at_final: false, use_bias_at_final: false, sampling_rate: 22050, hop_size: 256,
-});
 
 /** Graph builders at official size with seeded random weights, per network. */
 export function officialBuilders(): Record<E2eStage, (p: import('../src/core/onnx/nn.ts').Precision) => GraphBuilder> {
-  const cfg = officialConfig();
-  return {
-    content: (precision) => buildWhisperEncoder(whisperCfg, randomWeights(whisperEncoderParamShapes(whisperCfg), 3), { precision }),
-    speaker: (precision) => buildCampplus(campplusConfig, randomWeights(campplusParamShapes(campplusConfig), 4), { precision }),
-    length_regulator: (precision) => buildLengthRegulator(cfg.lengthRegulator, randomWeights(lengthRegulatorParamShapes(cfg.lengthRegulator), 6), { precision }),
-    dit: (precision) => buildDitEstimator(DIT_OFFICIAL, randomWeights(ditParamShapes(DIT_OFFICIAL), 5), { precision, keyMask: false }),
-    vocoder: (precision) => buildBigvgan(bigvganCfg, randomWeights(bigvganParamShapes(bigvganCfg), 7), { precision }),
-  };
+  return officialBuildersFrom(officialConfig());
 }
 
 /** The official singing configuration (config_dit_mel_seed_uvit_whisper_base_f0_44k.yml at its official sizes). */

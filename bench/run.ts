@@ -282,8 +282,10 @@ if (only === 'serve') {
 }
 
 if (only === 'browser') {
-  // Chromium WASM (1 thread, all threads) vs onnxruntime-node on the tiny models; its own script (needs Chromium).
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./browser.ts', import.meta.url)), ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : [])], {
+  // Chromium WASM (1 thread, all threads) vs onnxruntime-node on the tiny and official-size models, and the DiT loop
+  // on WebGPU GPU-resident vs not; its own script (needs Chromium). --sections tiny,cfm,official picks parts.
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./browser.ts', import.meta.url)), ...(json ? ['--json'] : []), ...(quick ? ['--quick'] : []),
+    ...(process.argv.includes('--sections') ? ['--sections', process.argv[process.argv.indexOf('--sections') + 1]] : [])], {
     encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
   });
   if (r.status !== 0) throw new Error(`bench browser failed (exit ${r.status})`);

@@ -22,7 +22,7 @@ export class WorkerError extends SeedVcError {
 /** A request without its id (distributed over the union). */
 type Body<T> = T extends unknown ? Omit<T, 'id'> : never;
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onEvent?: (e: never) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onEvent?: (e: never) => void; cancelled?: boolean };
 
 export class BrowserSeedVc {
   private nextId = 1;
@@ -33,7 +33,11 @@ export class BrowserSeedVc {
       const m = e.data;
       const p = this.pending.get(m.id);
       if (!p) return;
-      if (m.type === 'event') { (p.onEvent as ((e: unknown) => void) | undefined)?.(m.event); return; }
+      if (m.type === 'event') {
+        // After a cancel, progress still in flight from the worker is dropped: the caller asked to stop.
+        if (!p.cancelled) (p.onEvent as ((e: unknown) => void) | undefined)?.(m.event);
+        return;
+      }
       this.pending.delete(m.id);
       if (m.type === 'result') p.resolve(m.result);
       else p.reject(new WorkerError(m.error));
@@ -50,23 +54,47 @@ export class BrowserSeedVc {
     return new BrowserSeedVc(new Worker(workerUrl, { type: 'module', name: 'seed-vc' }));
   }
 
-  private call<T>(req: Body<Request>, onEvent?: (e: never) => void, transfer: Transferable[] = []): Promise<T> {
+  /**
+   * Sends a request. An aborted `signal` sends the worker a cancel for it: the promise then rejects with the
+   * worker's CancelledError (a WorkerError named 'CancelledError', code 'CANCELLED') once the worker stopped.
+   */
+  private call<T>(req: Body<Request>, onEvent?: (e: never) => void, signal?: AbortSignal, transfer: Transferable[] = []): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent });
+      const entry: Pending = { resolve: resolve as (v: unknown) => void, reject, onEvent };
+      if (signal?.aborted) {
+        reject(new WorkerError({ name: 'CancelledError', code: 'CANCELLED', message: req.type === 'load' ? 'loading cancelled' : 'cancelled' }));
+        return;
+      }
+      const onAbort = () => {
+        entry.cancelled = true;
+        this.worker.postMessage({ id: this.nextId++, type: 'cancel', target: id } satisfies Request);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const done = () => signal?.removeEventListener('abort', onAbort);
+      entry.resolve = (v) => { done(); resolve(v as T); };
+      entry.reject = (e) => { done(); reject(e); };
+      this.pending.set(id, entry);
       this.worker.postMessage({ ...req, id }, transfer);
     });
   }
 
-  /** Loads (or switches to) a model set; the previous set's sessions are released first. */
-  load(options: WorkerLoadOptions = {}, onEvent?: (e: BrowserLoadEvent) => void): Promise<LoadSummary> {
-    return this.call<LoadSummary>({ type: 'load', options }, onEvent);
+  /**
+   * Loads (or switches to) a model set; the previous set's sessions are released first. `signal` cancels
+   * it (a download in flight is cut, between graph builds and sessions); no model is loaded then.
+   */
+  load(options: WorkerLoadOptions & { signal?: AbortSignal } = {}, onEvent?: (e: BrowserLoadEvent) => void): Promise<LoadSummary> {
+    const { signal, ...rest } = options;
+    return this.call<LoadSummary>({ type: 'load', options: rest }, onEvent, signal);
   }
 
-  /** Converts `source` to the voice of `reference`. */
-  convert(source: AudioInput, reference: AudioInput, options: WorkerConvertOptions & { onProgress?: (e: ConvertEvent) => void } = {}): Promise<WorkerConvertResult> {
-    const { onProgress, ...rest } = options;
-    return this.call<WorkerConvertResult>({ type: 'convert', source, reference, options: rest }, onProgress);
+  /**
+   * Converts `source` to the voice of `reference`. `signal` stops it between session runs (each diffusion
+   * step, content window, vocoder call); the loaded model stays ready for the next conversion.
+   */
+  convert(source: AudioInput, reference: AudioInput, options: WorkerConvertOptions & { onProgress?: (e: ConvertEvent) => void; signal?: AbortSignal } = {}): Promise<WorkerConvertResult> {
+    const { onProgress, signal, ...rest } = options;
+    return this.call<WorkerConvertResult>({ type: 'convert', source, reference, options: rest }, onProgress, signal);
   }
 
   /** Releases the sessions (the worker stays up). */

@@ -10,10 +10,12 @@ import { type SeedVcConfig, parseSeedVcConfig } from '../core/models/config.ts';
 import type { GraphKey } from '../core/models/graph-key.ts';
 import { CHECKPOINT_ROLE, CONFIG_ROLE, type FileSpec, type ModelFileSource, type NetworkName, familyOf } from '../core/models/registry.ts';
 import type { Precision } from '../core/onnx/nn.ts';
+import { buildEulerStepGraph } from '../core/pipeline/cfm.ts';
 import { VoiceConverter } from '../core/pipeline/convert.ts';
 import { type DeviceCapabilities, type PrecisionPlan, type PrecisionRequest, resolvePrecision } from '../core/precision.ts';
 import type { NetSession } from '../core/runtime.ts';
 import { type OrtWeb, createWebBackend } from './backend.ts';
+import { RunGate, gatedSession, nextTask } from './cancel.ts';
 import { GraphStore } from './graph-store.ts';
 import { type DownloadEvent, DownloadError, ModelStore, type ModelStoreOptions } from './model-store.ts';
 
@@ -31,6 +33,11 @@ export interface BrowserLoadOptions {
   hub?: ModelStoreOptions;
   /** Build every graph from the checkpoints (skip the OPFS graph cache). */
   noGraphCache?: boolean;
+  /**
+   * On WebGPU, keep the DiT's tensors in GPU memory between the diffusion steps (default true): the
+   * estimator's output stays a GPU buffer and the Euler update runs as a small graph next to it.
+   */
+  gpuResident?: boolean;
 }
 
 /** What the loader chose, and why: shown to the user. */
@@ -60,6 +67,8 @@ export interface BrowserModel {
   files: Record<string, LoadedFile>;
   converter: VoiceConverter;
   timings: { files: number; graphs: number; sessions: number; total: number };
+  /** Passed before every session run: set its signal to make a conversion cancellable between runs. */
+  gate: RunGate;
   dispose(): Promise<void>;
 }
 
@@ -80,6 +89,13 @@ export async function probeWebGpu(): Promise<{ adapter: Adapter; name: string } 
   }
 }
 
+/** Hands ORT the adapter; once its WebGPU backend is initialised the property is read-only and the first adapter stays. */
+export function useAdapter(ort: OrtWeb, adapter: unknown): void {
+  try {
+    (ort.env as { webgpu?: { adapter?: unknown } }).webgpu!.adapter = adapter;
+  } catch { /* a later load in the same worker: WebGPU already runs on the adapter set first */ }
+}
+
 /** The device to run on, with the reason, and the WASM thread count (also used by WebGPU for CPU ops). */
 export async function chooseWebDevice(request: 'auto' | WebDevice, ort: OrtWeb): Promise<DeviceChoice & { adapter?: string }> {
   const cores = Math.max(1, globalThis.navigator?.hardwareConcurrency ?? 1);
@@ -96,7 +112,7 @@ export async function chooseWebDevice(request: 'auto' | WebDevice, ort: OrtWeb):
     const reason = request === 'webgpu' ? `WebGPU requested but unavailable (${probe.none}); using WASM` : `${probe.none}; using WASM`;
     return { device: 'wasm', reason, threads, threadsReason };
   }
-  (ort.env as { webgpu?: { adapter?: unknown } }).webgpu!.adapter = probe.adapter;
+  useAdapter(ort, probe.adapter);
   const f16 = probe.adapter.features.has('shader-f16');
   return {
     device: 'webgpu',
@@ -105,8 +121,11 @@ export async function chooseWebDevice(request: 'auto' | WebDevice, ort: OrtWeb):
   };
 }
 
-/** Loads a model set: files, device and precision, graphs (built here or from OPFS), sessions. */
-export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {}, emit: (e: BrowserLoadEvent) => void = () => {}): Promise<BrowserModel> {
+/**
+ * Loads a model set: files, device and precision, graphs (built here or from OPFS), sessions. An aborted
+ * `signal` stops it between files (a download in flight is cut), graph builds and sessions, with its reason.
+ */
+export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {}, emit: (e: BrowserLoadEvent) => void = () => {}, signal?: AbortSignal): Promise<BrowserModel> {
   const t0 = performance.now();
   const store = new ModelStore(options.hub);
   const log = (message: string) => emit({ type: 'log', message });
@@ -120,6 +139,7 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
   const texts = new Map<string, string>();
   const held = new Map<string, Uint8Array>(); // without Cache Storage, downloads stay in memory
   const fetchRole = async (spec: FileSpec): Promise<void> => {
+    signal?.throwIfAborted();
     let last: unknown;
     for (const h of spec.hub) {
       const text = /\.(ya?ml|json)$/.test(h.file);
@@ -129,10 +149,13 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
         return;
       }
       try {
-        const f = await store.get(h.repo, h.file, emit);
+        const f = await store.get(h.repo, h.file, emit, signal);
         files[spec.role] = { repo: h.repo, file: h.file, sha256: f.sha256, bytes: f.bytes.length, source: f.source };
         if (text) texts.set(spec.role, new TextDecoder().decode(f.bytes));
-        if (typeof caches === 'undefined') held.set(spec.role, f.bytes);
+        if (!f.stored) {
+          held.set(spec.role, f.bytes); // not in the cache: the graph build reads it from memory
+          if (typeof caches !== 'undefined') log(`${h.repo}/${h.file} was not cached: Cache Storage refused it (storage quota?)`);
+        }
         return;
       } catch (e) {
         if (!(e instanceof DownloadError) || (e.status !== 404 && e.status !== 401 && e.status !== 403) || h === spec.hub[spec.hub.length - 1]) throw e;
@@ -176,18 +199,23 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
   const backend = createWebBackend(ort, log);
 
   const opened: NetSession[] = [];
+  const gate = new RunGate();
+  const resident = choice.device === 'webgpu' && options.gpuResident !== false;
   let graphMs = 0;
   let sessionMs = 0;
   const open = async (name: NetworkName, precision?: Precision): Promise<NetSession> => {
     const net = layout.networks.find((n) => n.name === name)!;
     const p = precision ?? plan.stages[net.stage].precision;
+    // A build holds the thread for up to seconds: let a cancel message in before each one.
+    await nextTask();
+    signal?.throwIfAborted();
     const tb = performance.now();
     const key: GraphKey = { network: name, precision: p, sources: net.sources.map((r) => files[r].sha256) };
     let graph = await graphs?.get(key);
     const cached = graph !== undefined;
     if (!graph) {
       for (const role of net.sources) {
-        if (!bytes.has(role)) bytes.set(role, (await store.get(files[role].repo, files[role].file)).bytes);
+        if (!bytes.has(role)) bytes.set(role, (await store.get(files[role].repo, files[role].file, undefined, signal)).bytes);
       }
       graph = net.build(p).toOnnx();
       await graphs?.put(key, graph).catch((e: Error) => log(`could not cache the ${name} graph: ${e.message}`));
@@ -198,22 +226,31 @@ export async function loadInBrowser(ort: OrtWeb, options: BrowserLoadOptions = {
     const tb1 = performance.now();
     graphMs += tb1 - tb;
     emit({ type: 'build', network: name, status: cached ? 'cached' : 'built', ms: tb1 - tb });
-    const session = await backend.createSession(graph, { device: choice.device, label: name });
+    await nextTask();
+    signal?.throwIfAborted();
+    const session = await backend.createSession(graph, { device: choice.device, label: name, outputsOnDevice: resident && name === 'dit' && !precision });
     opened.push(session);
     const ms = performance.now() - tb1;
     sessionMs += ms;
     emit({ type: 'session', network: name, device: session.device === 'webgpu' ? 'webgpu' : 'wasm', precision: p, ms });
-    return session;
+    return gatedSession(session, gate);
   };
 
   try {
     const sessions = await layout.sessions(open, plan, log);
+    if (resident && sessions.estimator.device === 'webgpu') {
+      const step = await backend.createSession(buildEulerStepGraph(), { device: 'webgpu', label: 'euler_step', outputsOnDevice: true });
+      opened.push(step);
+      sessions.eulerStep = gatedSession(step, gate);
+      log('WebGPU: the DiT steps keep x and the velocity in GPU memory (Euler update as a GPU graph)');
+    }
+    signal?.throwIfAborted();
     layout.releaseWeights();
     bytes.clear();
     const converter = new VoiceConverter(config, sessions);
     const end = performance.now();
     return {
-      config, plan, choice, files, converter,
+      config, plan, choice, files, converter, gate,
       timings: { files: tFiles - t0, graphs: graphMs, sessions: sessionMs, total: end - t0 },
       async dispose() {
         await Promise.all(opened.map((s) => s.release().catch(() => {})));

@@ -17,7 +17,7 @@ export class DownloadError extends SeedVcError {
 export type DownloadEvent =
   | { type: 'resolve'; repo: string; file: string; source: 'cache' | 'download'; url: string }
   | { type: 'download'; repo: string; file: string; loaded: number; total: number | null }
-  | { type: 'done'; repo: string; file: string; bytes: number; sha256: string; source: 'cache' | 'download' };
+  | { type: 'done'; repo: string; file: string; bytes: number; sha256: string; source: 'cache' | 'download'; notStored?: string };
 
 export interface ModelStoreOptions {
   /** Where files come from (default https://huggingface.co). */
@@ -45,6 +45,8 @@ export interface StoredFile {
   bytes: Uint8Array;
   sha256: string;
   source: 'cache' | 'download';
+  /** False when Cache Storage is missing or refused the entry (quota: e.g. a private window): the bytes are only in memory. */
+  stored: boolean;
 }
 
 export class ModelStore {
@@ -67,7 +69,7 @@ export class ModelStore {
   }
 
   /** The file's bytes: from the cache when a verified copy is there, else downloaded, verified and stored. */
-  async get(repo: string, file: string, emit: (e: DownloadEvent) => void = () => {}): Promise<StoredFile> {
+  async get(repo: string, file: string, emit: (e: DownloadEvent) => void = () => {}, signal?: AbortSignal): Promise<StoredFile> {
     checkName(repo, file);
     const key = `${KEY_ORIGIN}/${repo}/${file}`;
     const cache = await this.cache();
@@ -79,24 +81,30 @@ export class ModelStore {
       if (/^[0-9a-f]{64}$/.test(sha) && (await sha256(bytes)) === sha) {
         emit({ type: 'resolve', repo, file, source: 'cache', url: key });
         emit({ type: 'done', repo, file, bytes: bytes.length, sha256: sha, source: 'cache' });
-        return { bytes, sha256: sha, source: 'cache' };
+        return { bytes, sha256: sha, source: 'cache', stored: true };
       }
       await cache!.delete(key);
     }
     const url = this.url(repo, file);
     emit({ type: 'resolve', repo, file, source: 'download', url });
-    const { bytes, expected } = await this.download(url, repo, file, emit);
+    const { bytes, expected } = await this.download(url, repo, file, emit, signal);
     const digest = await sha256(bytes);
     if (expected && digest !== expected) {
       throw new DownloadError(`${repo}/${file}: sha256 ${digest} does not match the expected ${expected}; the download was discarded`);
     }
-    if (cache) {
-      await cache.put(key, new Response(bytes as Uint8Array<ArrayBuffer>, {
+    let notStored: string | undefined = cache ? undefined : 'no Cache Storage in this context';
+    try {
+      await cache?.put(key, new Response(bytes as Uint8Array<ArrayBuffer>, {
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(bytes.length), [SHA_HEADER]: digest },
       }));
+    } catch (e) {
+      // A verified download is still usable: a full quota (private windows keep storage in memory, with a small
+      // quota) only means the next load downloads it again.
+      notStored = `Cache Storage refused it (${(e as Error).message}); it will be downloaded again next time`;
+      await cache?.delete(key).catch(() => {});
     }
-    emit({ type: 'done', repo, file, bytes: bytes.length, sha256: digest, source: 'download' });
-    return { bytes, sha256: digest, source: 'download' };
+    emit({ type: 'done', repo, file, bytes: bytes.length, sha256: digest, source: 'download', ...(notStored ? { notStored } : {}) });
+    return { bytes, sha256: digest, source: 'download', stored: !notStored };
   }
 
   /**
@@ -121,7 +129,8 @@ export class ModelStore {
     if (typeof caches !== 'undefined') await caches.delete(this.o.cacheName ?? 'seed-vc-models-v1');
   }
 
-  private async download(url: string, repo: string, file: string, emit: (e: DownloadEvent) => void): Promise<{ bytes: Uint8Array; expected?: string }> {
+  /** An aborted `signal` cuts the transfer and rejects with its reason; nothing is stored. */
+  private async download(url: string, repo: string, file: string, emit: (e: DownloadEvent) => void, signal?: AbortSignal): Promise<{ bytes: Uint8Array; expected?: string }> {
     const doFetch = this.o.fetch ?? fetch;
     const idle = this.o.idleTimeoutMs ?? 30_000;
     const retries = this.o.retries ?? 3;
@@ -130,7 +139,10 @@ export class ModelStore {
     let total: number | null = null;
     let expected = this.o.sha256?.[`${repo}/${file}`]?.toLowerCase();
     for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
       const controller = new AbortController();
+      const cancel = () => controller.abort();
+      signal?.addEventListener('abort', cancel, { once: true });
       let timer = setTimeout(() => controller.abort(), idle);
       const kick = () => { clearTimeout(timer); timer = setTimeout(() => controller.abort(), idle); };
       try {
@@ -138,6 +150,7 @@ export class ModelStore {
         try {
           res = await doFetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal: controller.signal });
         } catch (e) {
+          signal?.throwIfAborted();
           const why = controller.signal.aborted ? `no response within ${idle / 1000} s` : (e as Error).message;
           throw new DownloadError(`could not download ${repo}/${file} from ${url}: ${why} (is the server reachable, and does it send CORS headers?)`, undefined, { cause: e });
         }
@@ -167,11 +180,13 @@ export class ModelStore {
         if (total !== null && have !== total) throw new Error(`ended after ${have} of ${total} bytes`);
         break;
       } catch (e) {
+        signal?.throwIfAborted();
         if (e instanceof DownloadError) throw e;
         const why = controller.signal.aborted ? `no data for ${idle / 1000} s` : (e as Error).message;
         if (attempt >= retries) throw new DownloadError(`download of ${repo}/${file} from ${url} was cut after ${have} bytes (${why}); nothing was stored, load again to retry`, undefined, { cause: e });
       } finally {
         clearTimeout(timer);
+        signal?.removeEventListener('abort', cancel);
       }
     }
     const bytes = new Uint8Array(have);

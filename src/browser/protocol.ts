@@ -25,7 +25,9 @@ export type Request =
   | { id: number; type: 'load'; options: WorkerLoadOptions }
   | { id: number; type: 'convert'; source: AudioInput; reference: AudioInput; options: WorkerConvertOptions }
   | { id: number; type: 'dispose' }
-  | { id: number; type: 'clear-cache' };
+  | { id: number; type: 'clear-cache' }
+  /** Stops request `target` (a load or a conversion, running or queued); handled at once, not queued. */
+  | { id: number; type: 'cancel'; target: number };
 
 /** What a load reports back to the page. */
 export interface LoadSummary {

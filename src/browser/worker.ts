@@ -5,7 +5,8 @@
  */
 import * as ort from 'onnxruntime-web';
 import { decodeAudioMono } from '../core/audio/decode.ts';
-import { SeedVcError } from '../core/errors.ts';
+import { CancelledError, SeedVcError } from '../core/errors.ts';
+import type { ConvertEvent } from '../core/pipeline/convert.ts';
 import { noiseFromSafetensors } from '../core/pipeline/noise.ts';
 import { GraphStore } from './graph-store.ts';
 import { type BrowserModel, loadInBrowser } from './loader.ts';
@@ -23,6 +24,8 @@ let model: BrowserModel | undefined;
 let modelId = '';
 // One request at a time: ORT-web sessions must not run concurrently, and a load replaces the model.
 let queue: Promise<unknown> = Promise.resolve();
+// Loads and conversions, running or queued, by request id: a 'cancel' message aborts one.
+const controllers = new Map<number, AbortController>();
 
 const post = (m: Response, transfer?: Transferable[]) => scope.postMessage(m, transfer);
 
@@ -31,16 +34,26 @@ async function audio(input: AudioInput): Promise<{ samples: Float32Array; sample
   return decodeAudioMono(input.bytes, input.name);
 }
 
-async function handle(req: Request): Promise<void> {
+/** Where a conversion was when it was cancelled, for the error's message. */
+function where(last: ConvertEvent | undefined): string {
+  if (!last) return 'before it started';
+  if (last.type === 'diffusion') return `after diffusion step ${last.step} of ${last.steps}${last.windows > 1 ? ` (window ${last.window} of ${last.windows})` : ''}`;
+  if (last.type === 'content') return `during content encoding (window ${last.window} of ${last.windows})`;
+  if (last.type === 'stage') return `${last.status === 'start' ? 'during' : 'after'} the ${last.stage} stage`;
+  return 'during the conversion';
+}
+
+async function handle(req: Request, signal: AbortSignal): Promise<void> {
   const emit = (event: Extract<Response, { type: 'event' }>['event']) => post({ id: req.id, type: 'event', event });
   switch (req.type) {
     case 'load': {
       const o = req.options;
       ort.env.wasm.wasmPaths = o.wasmPaths ?? new URL('./ort/', scope.location.href).href;
+      signal.throwIfAborted();
       // A new model set releases the previous one's sessions first (GPU and WASM memory).
       await model?.dispose();
       model = undefined;
-      model = await loadInBrowser(ort, o, emit);
+      model = await loadInBrowser(ort, o, emit, signal);
       modelId = o.model ?? (o.f0Condition ? 'singing' : 'offline');
       const summary: LoadSummary = {
         model: modelId, sampleRate: model.config.mel.sampleRate, choice: model.choice, plan: model.plan, files: model.files, timings: model.timings,
@@ -51,13 +64,25 @@ async function handle(req: Request): Promise<void> {
     case 'convert': {
       if (!model) throw new SeedVcError('no model is loaded: call load() first', 'INVALID_INPUT');
       const o = req.options;
+      signal.throwIfAborted();
       const [src, ref] = [await audio(req.source), await audio(req.reference)];
-      const r = await model.converter.convert(src, ref, {
-        diffusionSteps: o.diffusionSteps, lengthAdjust: o.lengthAdjust, inferenceCfgRate: o.inferenceCfgRate,
-        autoF0Adjust: o.autoF0Adjust, semiToneShift: o.semiToneShift, seed: o.seed,
-        noise: o.noise ? noiseFromSafetensors(o.noise, 'noise.safetensors') : undefined,
-        onProgress: emit,
-      });
+      let last: ConvertEvent | undefined;
+      model.gate.signal = signal;
+      let r;
+      try {
+        r = await model.converter.convert(src, ref, {
+          diffusionSteps: o.diffusionSteps, lengthAdjust: o.lengthAdjust, inferenceCfgRate: o.inferenceCfgRate,
+          autoF0Adjust: o.autoF0Adjust, semiToneShift: o.semiToneShift, seed: o.seed,
+          noise: o.noise ? noiseFromSafetensors(o.noise, 'noise.safetensors') : undefined,
+          onProgress: (e) => { if (e.type !== 'guard') last = e; emit(e); },
+          signal,
+        });
+      } catch (e) {
+        if (signal.aborted) throw new CancelledError(`conversion cancelled ${where(last)}`);
+        throw e;
+      } finally {
+        if (model) model.gate.signal = undefined;
+      }
       const result: WorkerConvertResult = { audio: r.audio, sampleRate: r.sampleRate, timings: r.timings, rtf: r.rtf, seed: r.seed, guard: r.guard };
       post({ id: req.id, type: 'result', result }, [r.audio.buffer as ArrayBuffer]);
       return;
@@ -77,8 +102,18 @@ async function handle(req: Request): Promise<void> {
 
 scope.onmessage = (e) => {
   const req = e.data;
-  queue = queue.then(() => handle(req).catch((err: unknown) => {
-    const x = err as Error & { code?: string; status?: number };
+  if (req.type === 'cancel') {
+    // Not queued: it must reach the request that holds the queue. The run stops at its next gate.
+    controllers.get(req.target)?.abort(new CancelledError('cancelled'));
+    post({ id: req.id, type: 'result', result: controllers.has(req.target) });
+    return;
+  }
+  const controller = new AbortController();
+  controllers.set(req.id, controller);
+  queue = queue.then(() => handle(req, controller.signal).catch((err: unknown) => {
+    // Whatever a cancelled request was doing when it stopped (a cut fetch, a gate), it answers CancelledError.
+    const stopped = controller.signal.aborted && (!(err instanceof CancelledError) || err.message === 'cancelled');
+    const x = (stopped ? new CancelledError(req.type === 'load' ? 'loading cancelled' : 'cancelled') : err) as Error & { code?: string; status?: number };
     post({ id: req.id, type: 'error', error: { name: x?.name ?? 'Error', code: x?.code, message: x?.message ?? String(err), status: x?.status } });
-  }));
+  }).finally(() => controllers.delete(req.id)));
 };

@@ -47,3 +47,10 @@ export class InvalidInputError extends SeedVcError {
     super(message, 'INVALID_INPUT');
   }
 }
+
+/** Work stopped because its caller cancelled it (an AbortSignal, a Cancel button); the message says where. */
+export class CancelledError extends SeedVcError {
+  constructor(message = 'cancelled') {
+    super(message, 'CANCELLED');
+  }
+}

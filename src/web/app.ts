@@ -53,6 +53,7 @@ function status(text: string, error = false, el = $('status')): void {
 }
 function describe(e: unknown): string {
   if (e instanceof ApiError) return e.code === 'cancelled' ? 'Cancelled.' : e.message;
+  if ((e as Error)?.name === 'CancelledError') return 'Cancelled.'; // in-browser runs (seed-vc/browser)
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -225,7 +226,10 @@ $('convert-form').addEventListener('submit', async (ev) => {
     renderHistory();
     await drawPictures($('result-pics'), r.wav).catch(() => {});
   } catch (e) {
-    status(describe(e), true);
+    const text = describe(e);
+    const cancelled = text === 'Cancelled.';
+    if (cancelled) $('progress-stage').textContent = 'cancelled';
+    status(text, !cancelled);
   } finally {
     running = null;
     $<HTMLButtonElement>('convert').disabled = false;

@@ -6,6 +6,7 @@
  * by default the Hugging Face hub.
  */
 import { encodeWav } from '../core/audio/wav.ts';
+import { CancelledError } from '../core/errors.ts';
 import { BrowserSeedVc } from '../browser/client.ts';
 import type { BrowserLoadEvent } from '../browser/loader.ts';
 import type { LoadSummary } from '../browser/protocol.ts';
@@ -25,7 +26,8 @@ export function browserBackend(o: BrowserBackendOptions): ConversionBackend {
   return {
     name: 'browser',
     convert(inputs, options, onProgress) {
-      let cancelled = false;
+      const abort = new AbortController();
+      const { signal } = abort;
       const result = (async () => {
         if (!inputs.reference) throw new Error('in-browser conversion needs a Reference clip (saved voices live on the server)');
         vc ??= BrowserSeedVc.create(o.workerUrl);
@@ -34,8 +36,9 @@ export function browserBackend(o: BrowserBackendOptions): ConversionBackend {
         if (key !== loadedKey) {
           // A different model set or precision: the worker releases the old sessions and loads the new ones.
           onProgress({ type: 'load', status: 'start', fraction: 0 });
+          loadedKey = ''; // the worker releases the loaded set first, whether or not this load completes
           const bytes = new Map<string, { loaded: number; total: number }>();
-          loading = vc.load({ model, precision: options.precision, hub: o.hub }, (e: BrowserLoadEvent) => {
+          loading = vc.load({ model, precision: options.precision, hub: o.hub, signal }, (e: BrowserLoadEvent) => {
             if (e.type === 'download') {
               bytes.set(`${e.repo}/${e.file}`, { loaded: e.loaded, total: e.total ?? e.loaded });
               const [l, t] = [...bytes.values()].reduce(([a, b], f) => [a + f.loaded, b + f.total], [0, 0]);
@@ -49,11 +52,11 @@ export function browserBackend(o: BrowserBackendOptions): ConversionBackend {
           o.onLoaded?.(summary);
           onProgress({ type: 'load', status: 'done', fraction: 0.3 });
         }
-        if (cancelled) throw new Error('cancelled');
+        signal.throwIfAborted();
         const bytesOf = async (b: Blob, name: string) => ({ bytes: new Uint8Array(await b.arrayBuffer()), name });
         const r = await vc.convert(await bytesOf(inputs.source, 'source'), await bytesOf(inputs.reference, 'reference'), {
           diffusionSteps: options.diffusion_steps, lengthAdjust: options.length_adjust, inferenceCfgRate: options.inference_cfg_rate,
-          autoF0Adjust: options.auto_f0_adjust, semiToneShift: options.semi_tone_shift, seed: options.seed,
+          autoF0Adjust: options.auto_f0_adjust, semiToneShift: options.semi_tone_shift, seed: options.seed, signal,
           onProgress: (e) => {
             const fraction = e.type === 'diffusion' ? 0.3 + 0.6 * ((e.window + e.step / e.steps) / e.windows) : undefined;
             onProgress({ ...e, fraction } as ProgressEvent);
@@ -64,8 +67,9 @@ export function browserBackend(o: BrowserBackendOptions): ConversionBackend {
       })();
       return {
         result,
-        // The worker finishes its current step; the result is then dropped.
-        cancel() { cancelled = true; },
+        // The worker stops at its next gate (between diffusion steps, windows, stages; between files and
+        // graph builds while loading); the promise rejects with a CancelledError.
+        cancel() { abort.abort(new CancelledError('cancelled')); },
       };
     },
   };

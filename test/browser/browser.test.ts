@@ -92,7 +92,10 @@ before(async () => {
   out = mkdtempSync(join(tmpdir(), 'seed-vc-web-'));
   const b = spawnSync(process.execPath, [join(PROJECT_ROOT, 'scripts', 'build-web.mjs'), '--outdir', out], { encoding: 'utf8' });
   assert.equal(b.status, 0, `build:web failed: ${b.stderr}`);
-  server = await startStaticServer({ '/': out, '/hub/': HUB, '/cut-once-hub/': HUB, '/cut-always-hub/': HUB }, { cuts: { '/cut-once-hub/': 'once', '/cut-always-hub/': 'always' } });
+  server = await startStaticServer(
+    { '/': out, '/hub/': HUB, '/cut-once-hub/': HUB, '/cut-always-hub/': HUB, '/slow-hub/': HUB },
+    { cuts: { '/cut-once-hub/': 'once', '/cut-always-hub/': 'always' }, slow: ['/slow-hub/'] },
+  );
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   context = await browser.newContext();
@@ -135,6 +138,63 @@ test('a reload converts again without fetching model files; with a seed it equal
   const err = assertClose('browser vs Node, seed 1234', { shape: [inBrowser.length], data: inBrowser }, { shape: [node.length], data: node }, TOL);
   t.diagnostic(`browser vs Node with seed ${seed}: err ${err.toExponential(2)} (tol ${TOL})`);
   if (process.env.SEED_VC_SCREENSHOT) await page.screenshot({ path: process.env.SEED_VC_SCREENSHOT, fullPage: true });
+});
+
+test('Cancel stops a running in-page conversion between DiT steps; the next conversion in the page equals expected.safetensors', { skip }, async (t) => {
+  // The page holds the loaded model (previous test). 200 steps; the page's Cancel is clicked as soon as it shows step 1.
+  const STEPS_LONG = 200;
+  await page.setInputFiles('#source', join(CASE, 'source.wav'));
+  await page.setInputFiles('#reference', join(CASE, 'reference.wav'));
+  await page.setInputFiles('#noise', join(CASE, 'noise.safetensors'));
+  await page.fill('#steps', String(STEPS_LONG));
+  await page.evaluate(() => {
+    const s = document.getElementById('convert-status')!;
+    new MutationObserver((_, o) => {
+      if (s.dataset.steps !== '1') return;
+      o.disconnect();
+      document.getElementById('cancel')!.click();
+    }).observe(s, { attributes: true, attributeFilter: ['data-steps'] });
+  });
+  await page.click('#convert');
+  await page.waitForFunction(() => ['done', 'failed', 'cancelled'].includes(document.getElementById('convert-status')!.dataset.state ?? '')
+    && !(document.getElementById('convert') as HTMLButtonElement).disabled, null, { timeout: 240_000 });
+  const status = (await page.textContent('#convert-status')) ?? '';
+  assert.equal(await page.getAttribute('#convert-status', 'data-state'), 'cancelled', `${status} ${await page.textContent('#error')}`);
+  const m = new RegExp(`^Cancelled \\(conversion cancelled after diffusion step (\\d+) of ${STEPS_LONG}\\)$`).exec(status);
+  assert.ok(m, status);
+  // The cancel left the page right after step 1's event; the worker, busy with the next step, stops at the gate after it.
+  assert.ok(Number(m[1]) <= 3, `the worker stopped after step ${m[1]} of ${STEPS_LONG}`);
+  assert.equal(await page.getAttribute('#convert-status', 'data-steps'), '1', 'no step event reached the page after the cancel');
+  assert.equal(await page.isHidden('#error'), true, 'a cancel is not shown as an error');
+  assert.equal(await page.isEnabled('#cancel'), false, 'the page is idle again');
+  t.diagnostic(status);
+  // Same worker, same sessions: the golden case converts and equals expected.safetensors.
+  const audio = await convert(page, true);
+  const exp = goldenTensors(join('e2e', 'e2e_full_short', 'expected.safetensors')).get('output')!;
+  const err = assertClose('browser e2e_full_short after a cancel', { shape: [audio.length], data: audio }, exp, TOL);
+  t.diagnostic(`next conversion: err ${err.toExponential(2)} (tol ${TOL})`);
+});
+
+test('Cancel loading cuts the download in flight and stores nothing of it; the same worker then loads another set', { skip }, async (t) => {
+  const p = await context.newPage();
+  try {
+    await p.goto(`${server.url}/?${new URLSearchParams({ hub: `${server.url}/slow-hub`, layout: 'mirror', model: 'singing', device: 'wasm', precision: 'fp32' })}`);
+    await p.click('#load');
+    await p.waitForFunction(() => /^downloading /.test(document.getElementById('load-status')!.textContent ?? ''), null, { timeout: 60_000 });
+    await p.click('#load-cancel');
+    await p.waitForFunction(() => ['ready', 'failed', 'cancelled'].includes(document.getElementById('load-status')!.dataset.state ?? ''), null, { timeout: 60_000 });
+    assert.equal(await p.getAttribute('#load-status', 'data-state'), 'cancelled', `${await p.textContent('#load-status')} ${await p.textContent('#error')}`);
+    assert.equal(await p.textContent('#load-status'), 'Cancelled: no model is loaded');
+    assert.equal(await p.isDisabled('#convert'), true);
+    const stored = await p.evaluate(async () => (await (await caches.open('seed-vc-models-v1')).keys()).map((r) => r.url));
+    assert.ok(!stored.some((u) => u.includes('whisper_base_f0_44k')), 'the cancelled download left no cache entry');
+    // The worker is free: the offline set (cached by the first test) loads.
+    await p.selectOption('#model', 'offline');
+    await p.fill('#hub', `${server.url}/hub`);
+    t.diagnostic(await loadModel(p));
+  } finally {
+    await p.close();
+  }
 });
 
 test('without a WebGPU adapter, auto and webgpu fall back to WASM and say why', { skip }, async () => {
@@ -203,6 +263,23 @@ test('the serve web app: Run on "This browser" converts in the page (seeded, equ
     const err = assertClose('serve app in-browser vs Node, seed 1234', { shape: [audio.length], data: audio }, { shape: [node.length], data: node }, TOL);
     t.diagnostic(`${info}; vs Node err ${err.toExponential(2)} (tol ${TOL})`);
     assert.deepEqual(problems, [], 'no console errors under COOP/COEP');
+    // Cancel while the worker runs 200 steps: clicked as the first step shows; the app says Cancelled and is idle again.
+    await p.getByLabel('Diffusion steps', { exact: true }).fill('200');
+    await p.evaluate(() => {
+      const text = document.getElementById('progress-step-text')!;
+      new MutationObserver((_, o) => {
+        if (!/^step 1\//.test(text.textContent ?? '')) return;
+        o.disconnect();
+        document.getElementById('cancel')!.click();
+      }).observe(text, { childList: true, characterData: true, subtree: true });
+    });
+    await p.getByRole('button', { name: 'Convert', exact: true }).click();
+    await p.waitForFunction(() => document.getElementById('status')!.textContent === 'Cancelled.', null, { timeout: 120_000 });
+    assert.equal(await p.textContent('#progress-stage'), 'cancelled');
+    assert.match((await p.textContent('#progress-step-text')) ?? '', /^step [12]\/200/, 'stopped right after the first step');
+    assert.equal(await p.isEnabled('#convert'), true);
+    assert.equal(await p.isDisabled('#cancel'), true);
+    assert.equal(await p.evaluate(() => document.getElementById('status')!.classList.contains('error')), false, 'a cancel is not shown as an error');
     if (process.env.SEED_VC_SCREENSHOT) await p.screenshot({ path: process.env.SEED_VC_SCREENSHOT.replace(/\.png$/, '-serve.png'), fullPage: true });
   } finally {
     await p.close();
@@ -221,7 +298,10 @@ test('a cut download resumes with a Range request and ends verified; one that ke
     const resumed = server.requests.filter((r) => r.startsWith(`/cut-once-hub/${CAMPPLUS_PATH} bytes=`));
     assert.equal(resumed.length, 1, `one Range request resumed CAMPPlus: ${resumed.join(', ')}`);
     const size = readFileSync(join(HUB, CAMPPLUS_PATH)).length;
-    assert.equal(resumed[0], `/cut-once-hub/${CAMPPLUS_PATH} bytes=${Math.floor(size / 2)}-`);
+    // The server sends half and resets the connection: the browser resumes at what it had received — half, or
+    // less when the reset arrived before the last of it was read (seen under load).
+    const from = Number(/ bytes=(\d+)-$/.exec(resumed[0])?.[1]);
+    assert.ok(from > 0 && from <= Math.floor(size / 2), `resumed at byte ${from} of ${size} (cut at ${Math.floor(size / 2)})`);
 
     // Cut on every attempt: the load fails with a clear error and nothing of that file is stored.
     const q = await fresh.newPage();

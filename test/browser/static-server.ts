@@ -23,8 +23,9 @@ export interface StaticServer {
  * `isolate: false` leaves out COOP/COEP (the page is then not cross-origin isolated: one WASM thread).
  * `cuts`: route prefixes whose responses are cut after half their bytes — 'once' (the first request of each
  * file; later ones, e.g. a Range resume, complete) or 'always'. Range requests (`bytes=N-`) are honoured.
+ * `slow`: route prefixes whose files trickle out at 64 KB per 100 ms (a download long enough to cancel).
  */
-export async function startStaticServer(routes: Record<string, string>, { isolate = true, cuts = {} as Record<string, 'once' | 'always'> } = {}): Promise<StaticServer> {
+export async function startStaticServer(routes: Record<string, string>, { isolate = true, cuts = {} as Record<string, 'once' | 'always'>, slow = [] as string[] } = {}): Promise<StaticServer> {
   const state: StaticServer = { url: '', requests: [], close: async () => {} };
   const cutDone = new Set<string>();
   const server: Server = createServer((req, res) => {
@@ -56,6 +57,17 @@ export async function startStaticServer(routes: Record<string, string>, { isolat
       cutDone.add(path);
       const body = readFileSync(file).subarray(start, start + Math.floor((size - start) / 2));
       res.write(body, () => setTimeout(() => res.destroy(), 20));
+      return;
+    }
+    if (slow.includes(prefix)) {
+      const body = readFileSync(file).subarray(start);
+      let at = 0;
+      const timer = setInterval(() => {
+        if (at >= body.length) { clearInterval(timer); res.end(); return; }
+        res.write(body.subarray(at, at + 65536));
+        at += 65536;
+      }, 100);
+      res.on('close', () => clearInterval(timer));
       return;
     }
     createReadStream(file, { start }).pipe(res);

@@ -74,7 +74,7 @@ for (const [id, name] of [['nets_cfm_W_cfg0p7', 'dit_W'], ['nets_cfm_W_cfg0p0', 
     const out = await solveEuler(session, {
       mu: getF32(gt, 'input.mu'), prompt: getF32(gt, 'input.prompt'), style: getF32(gt, 'input.style'),
       noise: copyF32(getTensor(gt, 'input.z')), steps: args.n_timesteps, cfgRate: args.inference_cfg_rate,
-    }, (e) => { raw.push(copyF32(e.estimatorOut)); ts.push(tPrev); tPrev = e.t; });
+    }, (e) => { raw.push(copyF32(e.estimatorOut!)); ts.push(tPrev); tPrev = e.t; });
     await session.release();
     for (const cmp of c.compare) {
       const m = /^intermediate\.step(\d+)\.estimator_out$/.exec(cmp.tensor);

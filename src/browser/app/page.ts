@@ -14,11 +14,11 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 const el = {
   model: $<HTMLSelectElement>('model'), device: $<HTMLSelectElement>('device'), precision: $<HTMLSelectElement>('precision'),
   hub: $<HTMLInputElement>('hub'), layout: $<HTMLSelectElement>('layout'),
-  load: $<HTMLButtonElement>('load'), clear: $<HTMLButtonElement>('clear'),
+  load: $<HTMLButtonElement>('load'), loadCancel: $<HTMLButtonElement>('load-cancel'), clear: $<HTMLButtonElement>('clear'),
   loadProgress: $<HTMLProgressElement>('load-progress'), loadStatus: $('load-status'), deviceInfo: $('device-info'),
   source: $<HTMLInputElement>('source'), reference: $<HTMLInputElement>('reference'), noise: $<HTMLInputElement>('noise'),
   steps: $<HTMLInputElement>('steps'), cfg: $<HTMLInputElement>('cfg'), length: $<HTMLInputElement>('length'), seed: $<HTMLInputElement>('seed'),
-  convert: $<HTMLButtonElement>('convert'), convertProgress: $<HTMLProgressElement>('convert-progress'), convertStatus: $('convert-status'),
+  convert: $<HTMLButtonElement>('convert'), cancel: $<HTMLButtonElement>('cancel'), convertProgress: $<HTMLProgressElement>('convert-progress'), convertStatus: $('convert-status'),
   output: $('output'), player: $<HTMLAudioElement>('player'), download: $<HTMLAnchorElement>('download'), rtf: $('rtf'), error: $('error'),
 };
 
@@ -30,6 +30,10 @@ for (const [key, input] of [['hub', el.hub], ['layout', el.layout], ['model', el
 
 const vc = BrowserSeedVc.create(new URL('./worker.js', import.meta.url));
 let loaded: LoadSummary | undefined;
+
+/** The load or conversion running now: the Cancel buttons abort it. */
+let running: AbortController | undefined;
+const isCancel = (e: unknown) => (e as Error)?.name === 'CancelledError';
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 const escape = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -53,6 +57,10 @@ el.load.onclick = async () => {
   el.error.hidden = true;
   el.load.disabled = el.convert.disabled = true;
   el.deviceInfo.hidden = true;
+  el.loadStatus.dataset.state = 'loading';
+  loaded = undefined; // the worker releases the current set before loading
+  running = new AbortController();
+  el.loadCancel.disabled = false;
   const files = new Map<string, { loaded: number; total: number | null }>();
   let downloaded = 0;
   let cachedFiles = 0;
@@ -90,7 +98,7 @@ el.load.onclick = async () => {
   try {
     loaded = await vc.load({
       model: el.model.value as 'offline', device: el.device.value as 'auto', precision: el.precision.value as 'auto',
-      hub: { baseUrl: el.hub.value, layout: el.layout.value as 'hub' | 'mirror' },
+      hub: { baseUrl: el.hub.value, layout: el.layout.value as 'hub' | 'mirror' }, signal: running.signal,
     }, onEvent);
     el.loadProgress.max = 1;
     el.loadProgress.value = 1;
@@ -103,12 +111,25 @@ el.load.onclick = async () => {
     showDevice(loaded);
     el.convert.disabled = false;
   } catch (e) {
-    el.loadStatus.textContent = 'loading failed';
-    el.loadStatus.dataset.state = 'failed';
-    showError(e);
+    if (isCancel(e)) {
+      el.loadStatus.textContent = 'Cancelled: no model is loaded';
+      el.loadStatus.dataset.state = 'cancelled';
+      el.loadProgress.value = 0;
+    } else {
+      el.loadStatus.textContent = 'loading failed';
+      el.loadStatus.dataset.state = 'failed';
+      showError(e);
+    }
   } finally {
+    running = undefined;
     el.load.disabled = false;
+    el.loadCancel.disabled = true;
   }
+};
+
+el.loadCancel.onclick = el.cancel.onclick = () => {
+  running?.abort();
+  el.loadCancel.disabled = el.cancel.disabled = true;
 };
 
 el.clear.onclick = async () => {
@@ -129,7 +150,11 @@ el.convert.onclick = async () => {
   el.error.hidden = true;
   el.convert.disabled = true;
   el.convertStatus.dataset.state = 'running';
+  el.convertStatus.dataset.steps = '0';
   el.convertProgress.value = 0;
+  running = new AbortController();
+  el.cancel.disabled = false;
+  el.load.disabled = true;
   try {
     const [source, reference] = [await fileInput(el.source, 'source'), await fileInput(el.reference, 'reference')];
     const noise = el.noise.files?.[0] ? new Uint8Array(await el.noise.files[0].arrayBuffer()) : undefined;
@@ -138,14 +163,15 @@ el.convert.onclick = async () => {
       if (e.type === 'stage') el.convertStatus.textContent = `${e.stage} ${e.status === 'start' ? '…' : `done (${e.ms?.toFixed(0)} ms)`}`;
       if (e.type === 'diffusion') {
         el.convertProgress.max = e.windows * e.steps;
-        el.convertProgress.value = e.window * e.steps + e.step;
-        el.convertStatus.textContent = `diffusion: window ${e.window + 1}/${e.windows}, step ${e.step}/${e.steps}`;
+        el.convertProgress.value = (e.window - 1) * e.steps + e.step;
+        el.convertStatus.textContent = `diffusion: window ${e.window}/${e.windows}, step ${e.step}/${e.steps}`;
+        el.convertStatus.dataset.steps = String(Number(el.convertStatus.dataset.steps ?? 0) + 1); // step events seen (tests)
       }
       if (e.type === 'guard') el.convertStatus.textContent = `fp16 guard: ${e.stage} window ${e.window} recomputed in fp32`;
     };
     const r = await vc.convert(source, reference, {
       diffusionSteps: steps, inferenceCfgRate: Number(el.cfg.value), lengthAdjust: Number(el.length.value),
-      seed: el.seed.value === '' ? undefined : Number(el.seed.value), noise, onProgress,
+      seed: el.seed.value === '' ? undefined : Number(el.seed.value), noise, onProgress, signal: running.signal,
     });
     const wav = encodeWav(r.audio, r.sampleRate, { format: 'float32' });
     const url = URL.createObjectURL(new Blob([wav as Uint8Array<ArrayBuffer>], { type: 'audio/wav' }));
@@ -159,10 +185,20 @@ el.convert.onclick = async () => {
     el.convertStatus.dataset.state = 'done';
     el.convertStatus.dataset.timings = JSON.stringify(r.timings);
   } catch (e) {
-    el.convertStatus.textContent = 'conversion failed';
-    el.convertStatus.dataset.state = 'failed';
-    showError(e);
+    if (isCancel(e)) {
+      // The worker stopped between two session runs; the model stays loaded for the next conversion.
+      el.convertStatus.textContent = `Cancelled (${(e as Error).message})`;
+      el.convertStatus.dataset.state = 'cancelled';
+      el.convertProgress.value = 0;
+    } else {
+      el.convertStatus.textContent = 'conversion failed';
+      el.convertStatus.dataset.state = 'failed';
+      showError(e);
+    }
   } finally {
+    running = undefined;
+    el.cancel.disabled = true;
+    el.load.disabled = false;
     el.convert.disabled = !loaded;
   }
 };

@@ -81,6 +81,11 @@ export interface ConverterSessions {
   speaker: NetSession;
   lengthRegulator: NetSession;
   estimator: NetSession;
+  /**
+   * The Euler update (buildEulerStepGraph) as a session on the estimator's device: with an estimator that
+   * can run on the device too (WebGPU, `outputsOnDevice`), x stays in GPU memory between the DiT steps.
+   */
+  eulerStep?: NetSession;
   vocoder: Vocoder;
   /** RMVPE, for F0-conditioned (singing) models. */
   pitch?: PitchExtractor;
@@ -251,11 +256,12 @@ export class VoiceConverter {
           mu: tensor('float32', [1, T, D], mu), prompt: inp.prompt, style,
           noise: tensor('float32', shape, Float32Array.from(z)), steps: opts.diffusionSteps, cfgRate: opts.inferenceCfgRate,
         }, (e) => {
-          hazard ??= ditHazard(e.estimatorOut.data);
+          // On the device-resident path only the final x is read back; the hazard check then looks at that.
+          if (e.estimatorOut) hazard ??= ditHazard(e.estimatorOut.data);
           emit({ type: 'diffusion', window: k + 1, windows: windows.length, step: e.step, steps: e.steps });
           // Cancellation lands between diffusion steps, not only between stages.
           opts.signal?.throwIfAborted();
-        });
+        }, this.sessions.eulerStep);
         return { x, hazard: hazard ?? ditHazard(x.data) };
       };
       const fbEstimator = fallback.estimator;

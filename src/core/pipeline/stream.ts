@@ -381,7 +381,7 @@ export class StreamingConverter {
       const x = await solveEuler(estimator, {
         mu: tensor('float32', [1, P + T, D], mu), prompt: cache.mel2, style: cache.style2,
         noise: tensor('float32', [1, C, P + T], Float32Array.from(z)), steps: this.settings.diffusionSteps, cfgRate: this.settings.inferenceCfgRate,
-      }, (e) => { hazard ??= ditHazard(e.estimatorOut.data); });
+      }, (e) => { if (e.estimatorOut) hazard ??= ditHazard(e.estimatorOut.data); });
       return { x, hazard: hazard ?? ditHazard(x.data) };
     };
     const fb = this.sessions.fp32Fallback?.estimator;
