@@ -12,8 +12,9 @@
  *    runs fp32 on fp16-rounded weights. The fp16 weights are overridable initializers (graph inputs with
  *    a default): ONNX Runtime would otherwise constant-fold each Cast when the session opens and keep
  *    fp32 copies resident (measured: the DiT's resident weights equal fp32's). Unfolded, each cast runs
- *    just before its consumer at inference (~3 % of a DiT step) and its fp32 copy is freed after it, so
- *    the weights stay resident at half the fp32 size. (A CPU session of a true fp16 graph holds fp32
+ *    just before its consumer at inference and its fp32 copy is freed after it, so the weights stay
+ *    resident at half the fp32 size; the price is speed (casts, and MatMuls without prepacked weights:
+ *    DiT 1.15-1.9x the fp32 time as measured, README "Memory"). (A CPU session of a true fp16 graph holds fp32
  *    copies of all weights besides the fp16 ones: ~1.5x the fp32 build's memory.)
  *  - 'int8': Linear layers (every MatMul against a weight) run as DynamicQuantizeMatMul: int8 weights
  *    quantized per output channel (symmetric, scale = max|w| / 127) and the activations quantized per
