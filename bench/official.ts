@@ -19,6 +19,16 @@ export const DIT_OFFICIAL: DitShapes = {
   wavenet: { hiddenDim: 512, numLayers: 8, kernelSize: 5, dilationRate: 1 },
 };
 
+/** config_dit_mel_seed_uvit_whisper_base_f0_44k.yml: the 44.1 kHz singing DiT (17 x 768, MLP head, 128 mels). */
+export const SINGING_DIT: DitShapes = {
+  styleDim: 192,
+  dit: {
+    hiddenDim: 768, numHeads: 12, depth: 17, inChannels: 128, contentDim: 768, styleCondition: true, finalLayerType: 'mlp',
+    longSkipConnection: false, uvitSkipConnection: true, timeAsToken: false, styleAsToken: false, isCausal: false,
+    zeroPromptSpeechToken: false, blockSize: 8192, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 768) / 3), 256),
+  },
+};
+
 export const OFFICIAL_WHISPER = parseWhisperConfig({ d_model: 768, encoder_layers: 12, encoder_attention_heads: 12, encoder_ffn_dim: 3072, num_mel_bins: 80, max_source_positions: 1500, activation_function: 'gelu' });
 export const OFFICIAL_BIGVGAN_22K = parseBigvganConfig({
   num_mels: 80, upsample_rates: [4, 4, 2, 2, 2, 2], upsample_kernel_sizes: [8, 8, 4, 4, 4, 4], upsample_initial_channel: 1536,

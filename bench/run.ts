@@ -6,7 +6,8 @@
  *  3. e2e: a whole conversion (10 s source, 5 s reference, 10 and 30 steps) at official sizes per precision
  *     (fp32, fp16, int8 where the CPU has int8 dot products): seconds, GFLOP/s and the fraction of the
  *     same-run MatMul roofline per stage, RTF, peak RSS; FLOPs per stage come from an ONNX Runtime profile;
- *  4. memory (on request): peak RSS of a whole conversion against the input length (10, 60, 180 s) per precision.
+ *  4. memory (on request): resident model weights per network and precision, and the peak RSS of a whole
+ *     conversion against the input length (10, 60, 180 s) per precision, for speech and the 44.1 kHz singing set.
  *  5. the streaming converter with the real-time set at official size: per-block compute against the block
  *     time for the README settings and lighter ones (bench/stream.ts).
  *  6. only on request (--only v2): the v2 AR's prefill and KV-cache decode, the other v2 networks, and a whole v2
@@ -21,7 +22,7 @@
  *     Python setup of bench/official/README.md, SEED_VC_OFFICIAL_DIR; unconfigured it prints how and exits 0).
  * Each measurement runs in its own child process so peak memory is that stage's alone.
  * Flags: --json (one JSON object on stdout), --quick (fewer repetitions), --only dit|stages|e2e|memory|stream|v2|v2-e2e|serve|browser|official,
- * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory).
+ * --precisions fp32,fp16,int8 and --lengths 10,60,180 (e2e and memory), --sets speech,singing, --no-resident and --resident-only (memory).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,7 +30,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuCapabilities, probeDevices } from '../src/node/devices.ts';
-import { E2E_BENCH_VERSION, type E2eResult, type E2eStage } from './e2e.ts';
+import { E2E_BENCH_VERSION, type E2eResult, type E2eSet, type E2eStage } from './e2e.ts';
 import type { StageResult } from './stage.ts';
 import type { StreamBenchRow } from './stream.ts';
 import type { V2E2eResult } from './v2-e2e.ts';
@@ -44,9 +45,10 @@ const e2eScript = fileURLToPath(new URL('./e2e.ts', import.meta.url));
 const flag = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const precisions = (flag('--precisions') ?? `fp32,fp16${cpuCapabilities().int8Dot ? ',int8' : ''}`).split(',');
 
-function e2e(precision: string, steps: number[], source: number, reference: number, profile = false): E2eResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', e2eScript, precision, steps.join(','), String(source), String(reference), ...(profile ? ['profile'] : [])], {
-    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' }, maxBuffer: 1 << 24,
+function e2e(precision: string, steps: number[], source: number, reference: number, profile = false, set: E2eSet = 'speech', env: Record<string, string> = {}): E2eResult {
+  const extra = [...(profile ? ['profile'] : []), ...(set === 'singing' ? ['singing'] : [])];
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', e2eScript, precision, steps.join(','), String(source), String(reference), ...extra], {
+    encoding: 'utf8', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip', ...env }, maxBuffer: 1 << 24,
   });
   if (r.status !== 0) throw new Error(`e2e ${precision} failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as E2eResult;
@@ -116,7 +118,7 @@ if (!only || only === 'e2e') {
   const steps = quick ? [10] : [10, 30];
   for (const precision of precisions) {
     const r = e2e(precision, steps, 10, 5);
-    log(`\n-- ${precision} (${STAGES.map((st) => `${st} ${r.plan[st]}`).join(', ')}): peak RSS ${MiB(r.peakRss).toFixed(0)} MiB, graphs ${MiB(Object.values(r.graphBytes).reduce((a, b) => a + b, 0)).toFixed(0)} MiB, load ${r.loadSeconds.toFixed(1)} s`);
+    log(`\n-- ${precision} (${STAGES.map((st) => `${st} ${r.plan[st]}`).join(', ')}): peak RSS ${MiB(r.peakRss).toFixed(0)} MiB, sessions resident ${MiB(r.resident.sessions).toFixed(0)} MiB (${STAGES.map((st) => `${st} ${MiB(r.resident.perNet[st]!).toFixed(0)}`).join(', ')}), graphs ${MiB(Object.values(r.graphBytes).reduce((a, b) => a + b, 0)).toFixed(0)} MiB, load ${r.loadSeconds.toFixed(1)} s`);
     for (const run of r.runs) {
       const parts = STAGES.map((st) => {
         const gf = flopsAt(st, run.steps) / run.seconds[st] / 1e9;
@@ -145,16 +147,51 @@ if (!only || only === 'e2e') {
 }
 
 if (only === 'memory') {
-  const lengths = (flag('--lengths') ?? '10,60,180').split(',').map(Number);
-  log('\n== peak RSS of a whole conversion vs input length (official sizes, 5 s reference, 1 step: memory does not depend on steps) ==');
-  log(`precision ${lengths.map((l) => `${l} s`.padStart(10)).join('')}   (MiB)`);
-  const mem: Record<string, Record<number, number>> = {};
-  for (const precision of precisions) {
-    mem[precision] = {};
-    for (const l of lengths) mem[precision][l] = MiB(e2e(precision, [1], l, 5).peakRss);
-    log(`${precision.padEnd(9)} ${lengths.map((l) => mem[precision][l].toFixed(0).padStart(10)).join('')}`);
+  const lengths = args.has('--resident-only') ? [] : (flag('--lengths') ?? '10,60,180').split(',').map(Number);
+  const sets = (flag('--sets') ?? 'speech,singing').split(',') as E2eSet[];
+  const resident: Record<string, Record<string, unknown>> = {};
+  if (!args.has('--no-resident')) {
+    // What ONNX Runtime keeps per network once its session is open, and the whole process after one short
+    // conversion (3 s source, 3 s reference, 1 step). These children run with glibc's mmap threshold fixed
+    // at 64 KiB so that freed buffers (the serialized graph, ORT's parse copies) go back to the system
+    // and the per-session growth is the network's resident weights, not heap the allocator kept.
+    log('\n== resident model weights per precision (official sizes; per network: growth when its session opens; MiB) ==');
+    for (const set of sets) {
+      for (const precision of precisions) {
+        const r = e2e(precision, [1], 3, 3, false, set, { MALLOC_MMAP_THRESHOLD_: '65536', MALLOC_TRIM_THRESHOLD_: '65536' });
+        const per = r.resident.perNet;
+        log(`${set.padEnd(8)} ${precision.padEnd(5)} ${Object.entries(per).map(([k, v]) => `${k} ${MiB(v!).toFixed(0)} (${r.plan[k]}, graph ${MiB(r.graphBytes[k as keyof typeof r.graphBytes]!).toFixed(0)})`).join(', ')}; all sessions ${MiB(r.resident.sessions).toFixed(0)}, after a 3 s conversion ${MiB(r.resident.afterWarmup).toFixed(0)}`);
+        resident[`${set}/${precision}`] = { perNet: Object.fromEntries(Object.entries(per).map(([k, v]) => [k, MiB(v!)])), sessions: MiB(r.resident.sessions), afterWarmup: MiB(r.resident.afterWarmup), plan: r.plan };
+      }
+      const base = resident[`${set}/fp32`] as { perNet: Record<string, number> } | undefined;
+      if (base) {
+        for (const precision of precisions.filter((p) => p !== 'fp32')) {
+          const per = (resident[`${set}/${precision}`] as { perNet: Record<string, number> }).perNet;
+          const changed = ['content', 'dit'];
+          const ratio = changed.reduce((a, k) => a + per[k], 0) / changed.reduce((a, k) => a + base.perNet[k], 0);
+          log(`${set.padEnd(8)} ${precision}/fp32 resident weights of the networks it changes (content + DiT): ${ratio.toFixed(2)}x`);
+          (resident[`${set}/${precision}`] as Record<string, unknown>).contentDitRatio = ratio;
+        }
+      }
+    }
   }
-  report.memory = mem;
+  if (lengths.length) log('\n== peak RSS of a whole conversion vs input length (official sizes, 5 s reference, 1 step: memory does not depend on steps) ==');
+  const mem: Record<string, Record<string, Record<number, number>>> = {};
+  for (const set of lengths.length ? sets : []) {
+    log(`${set}: precision ${lengths.map((l) => `${l} s`.padStart(10)).join('')}   (peak RSS MiB; after the conversion, above the bare process)`);
+    mem[set] = {};
+    for (const precision of precisions) {
+      mem[set][precision] = {};
+      const after: number[] = [];
+      for (const l of lengths) {
+        const r = e2e(precision, [1], l, 5, false, set);
+        mem[set][precision][l] = MiB(r.peakRss);
+        after.push(MiB(r.resident.afterWarmup));
+      }
+      log(`${set.padEnd(8)} ${precision.padEnd(9)} ${lengths.map((l) => mem[set][precision][l].toFixed(0).padStart(10)).join('')}   (${after.map((a) => a.toFixed(0)).join(' / ')})`);
+    }
+  }
+  report.memory = { peakRssMiB: mem, residentMiB: resident };
 }
 
 if (!only || only === 'stream') {

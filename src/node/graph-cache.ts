@@ -43,7 +43,8 @@ export async function fileSha256(path: string, cacheDir?: string): Promise<strin
 export async function cachedGraph(cacheDir: string | undefined, key: GraphKey, build: () => Uint8Array): Promise<{ bytes: Uint8Array; cached: boolean; path?: string }> {
   if (!cacheDir) return { bytes: build(), cached: false };
   const path = join(cacheDir, 'onnx', graphHash(key), `${key.network}.onnx`);
-  if (existsSync(path)) return { bytes: new Uint8Array(await readFile(path)), cached: true, path };
+  // The Buffer itself (a Uint8Array): copying it would hold the graph twice while the session opens.
+  if (existsSync(path)) return { bytes: await readFile(path), cached: true, path };
   const bytes = build();
   await atomicWrite(path, bytes);
   return { bytes, cached: false, path };

@@ -133,6 +133,18 @@ export class GraphBuilder {
     return { name: full, dtype };
   }
 
+  /**
+   * A weight that is also declared as a graph input with the initializer as its default (an ONNX
+   * "overridable initializer"). ONNX Runtime never constant-folds what consumes such a value, so a Cast
+   * of it runs at inference time instead of leaving a converted copy resident (fp16-storage keeps its
+   * weights fp16 in memory this way). Callers never feed it.
+   */
+  overridableWeight(name: string, t: Tensor, dtype: 'float32' | 'float16' | 'int8'): Value {
+    const v = this.weight(name, t, dtype);
+    this.inputs.push({ name: v.name, dtype, shape: t.shape });
+    return v;
+  }
+
   /** A constant (initializer) from plain numbers; memoised by value. */
   constant(values: readonly number[] | Float32Array | BigInt64Array, dtype: ElemType, dims: readonly number[] = [values.length]): Value {
     const small = values.length <= 64;
@@ -222,6 +234,8 @@ export class GraphBuilder {
   }
 
   get nodeCount(): number { return this.nodes.length; }
+  /** Names of the graph inputs, overridable weights included. */
+  get inputNames(): readonly string[] { return this.inputs.map((i) => i.name); }
 
   /** Serialises the graph as an ONNX model. */
   toOnnx(meta: ModelMeta = {}): Uint8Array {

@@ -8,10 +8,14 @@
  * Cast pairs that would undo each other between two autocast ops are elided by GraphBuilder.cast().
  *
  * Two more builder precisions exist for CPUs, which have no fp16 arithmetic but fast integer dot products:
- *  - 'fp16-storage': autocast weights are stored fp16 and cast to fp32 right at the initializer (ONNX
- *    Runtime folds that cast when the session opens), so every op runs fp32 on fp16-rounded weights. A CPU
- *    session of a true fp16 graph casts the weights at every run instead, and holds fp32 copies of all of
- *    them at once (it peaked at ~1.5x the fp32 build's memory); this one peaks no higher than fp32.
+ *  - 'fp16-storage': autocast weights are stored fp16 and cast to fp32 right before their op, so every op
+ *    runs fp32 on fp16-rounded weights. The fp16 weights are overridable initializers (graph inputs with
+ *    a default): ONNX Runtime would otherwise constant-fold each Cast when the session opens and keep
+ *    fp32 copies resident (measured: the DiT's resident weights equal fp32's). Unfolded, each cast runs
+ *    just before its consumer at inference and its fp32 copy is freed after it, so the weights stay
+ *    resident at half the fp32 size; the price is speed (casts, and MatMuls without prepacked weights:
+ *    DiT 1.15-1.9x the fp32 time as measured, README "Memory"). (A CPU session of a true fp16 graph holds fp32
+ *    copies of all weights besides the fp16 ones: ~1.5x the fp32 build's memory.)
  *  - 'int8': Linear layers (every MatMul against a weight) run as DynamicQuantizeMatMul: int8 weights
  *    quantized per output channel (symmetric, scale = max|w| / 127) and the activations quantized per
  *    tensor at run time (uint8, asymmetric), accumulated in int32 on the CPU's int8 dot-product
@@ -65,11 +69,31 @@ export class Nn {
   cast(x: Value, to: ElemType): Value { return this.g.cast(x, to); }
   f32(x: Value): Value { return this.g.cast(x, 'float32'); }
 
-  /** Stores a float weight for an autocast op (fp16 under the fp16 policy; fp16 cast to fp32 under fp16-storage). */
-  computeWeight(name: string, t: Tensor): Value {
-    if (this.precision === 'fp16-storage') return this.g.cast(this.g.weight(name, t, 'float16'), 'float32');
-    return this.g.weight(name, t, this.computeType);
+  /**
+   * Stores a float weight for an autocast op (fp16 under the fp16 policy; fp16 cast to fp32 under
+   * fp16-storage). Under fp16-storage, `after` (the activation the weight meets) orders the cast: the
+   * weight passes through a Reshape to its own shape whose shape tensor is computed from `after`'s shape,
+   * so ONNX Runtime runs the cast only once that activation exists, and its fp32 copy lives only while the
+   * op runs. (Casts with no such dependency all run at the start of a run: every fp32 copy alive at once.)
+   */
+  computeWeight(name: string, t: Tensor, after?: Value): Value {
+    if (this.precision !== 'fp16-storage') return this.g.weight(name, t, this.computeType);
+    let w = this.g.overridableWeight(name, t, 'float16');
+    if (after) w = this.g.op('Reshape', [w, this.g.op('Add', [this.g.constant(t.shape, 'int64'), this.zeroAfter(after)])], {}, { dtype: 'float16' });
+    return this.g.cast(w, 'float32');
   }
+
+  /** A [1] int64 zero computed from the shape of `x` (no data read): a scheduling dependency on x. */
+  private zeroAfter(x: Value): Value {
+    const key = x.name;
+    let z = this.zeros.get(key);
+    if (!z) {
+      z = this.g.op('Mul', [this.shape(x, 0, 1), this.g.constant([0], 'int64')]);
+      this.zeros.set(key, z);
+    }
+    return z;
+  }
+  private readonly zeros = new Map<string, Value>();
   /** Stores a float weight that always stays fp32 (norm scales, embeddings, biases added in fp32). */
   weight(name: string, t: Tensor): Value { return this.g.weight(name, t, 'float32'); }
 
@@ -264,7 +288,8 @@ export class Nn {
       return this.g.op('DynamicQuantizeMatMul', inputs, {}, { domain: 'com.microsoft', dtype: 'float32' });
     }
     const t = this.computeType;
-    let y = this.g.op('MatMul', [this.cast(x, t), this.computeWeight(`${prefix}weight`, wT)]);
+    const xc = this.cast(x, t);
+    let y = this.g.op('MatMul', [xc, this.computeWeight(`${prefix}weight`, wT, xc)]);
     if (bias) y = this.g.op('Add', [y, this.computeWeight(`${prefix}bias`, bias)]);
     return this.f32(y);
   }
@@ -300,7 +325,8 @@ export class Nn {
     const prefix = name ? `${name}.` : '';
     const pads = expand(opts.padding ?? 0, k);
     const t = this.computeType;
-    const inputs = [this.cast(x, t), this.computeWeight(`${prefix}weight`, weight)];
+    const xc = this.cast(x, t);
+    const inputs = [xc, this.computeWeight(`${prefix}weight`, weight, xc)];
     if (bias) inputs.push(this.computeWeight(`${prefix}bias`, bias));
     const attrs: Record<string, Attr> = {
       kernel_shape: weight.shape.slice(2),

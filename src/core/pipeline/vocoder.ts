@@ -21,17 +21,60 @@ export interface Vocoder {
   run(mel: Tensor<'float32'>, draws?: VocoderDraws): Promise<VocoderOutput>;
 }
 
-/** BigVGAN: a plain mel -> waveform graph. */
+/**
+ * How GraphVocoder splits long mel inputs. BigVGAN's activations at the output rate dominate a long
+ * conversion's memory (a 30 s DiT window peaked ~1.6 GB above a 10 s one), and every output sample only
+ * depends on the mel frames within its receptive field (about ±35 frames for the official 22 kHz and
+ * 44 kHz generators), so inputs longer than `maxFrames` run in pieces of at most `maxFrames` frames, each
+ * with `contextFrames` of mel context on both sides whose samples are dropped. The pieces join to the
+ * same waveform as one call (up to float rounding); the context costs ≤ 2 × contextFrames / maxFrames
+ * extra vocoder time on long inputs only.
+ */
+export interface VocoderChunking {
+  /** Longest mel input run in one call (default 1024 frames: 11.9 s at 22.05 kHz / hop 256 and 44.1 kHz / hop 512). */
+  maxFrames?: number;
+  /** Mel frames of context on each side of a piece (default 64). */
+  contextFrames?: number;
+}
+
+/** BigVGAN: a plain mel -> waveform graph, run in pieces over long inputs (VocoderChunking). */
 export class GraphVocoder implements Vocoder {
-  constructor(private readonly session: NetSession) {}
+  private readonly maxFrames: number;
+  private readonly contextFrames: number;
+
+  constructor(private readonly session: NetSession, chunking: VocoderChunking = {}) {
+    this.maxFrames = chunking.maxFrames ?? 1024;
+    this.contextFrames = chunking.contextFrames ?? 64;
+    if (!(this.maxFrames >= 1) || !(this.contextFrames >= 0)) throw new Error(`vocoder chunking needs maxFrames >= 1 and contextFrames >= 0 (got ${this.maxFrames}, ${this.contextFrames})`);
+  }
 
   async synthesize(mel: Tensor<'float32'>): Promise<Float32Array> {
     return (await this.run(mel)).waveform;
   }
 
   async run(mel: Tensor<'float32'>): Promise<VocoderOutput> {
+    const [, C, T] = mel.shape;
+    if (T <= this.maxFrames) return { waveform: await this.call(mel) };
+    const pieces: Float32Array[] = [];
+    for (let start = 0; start < T; start += this.maxFrames) {
+      const end = Math.min(start + this.maxFrames, T);
+      const a = Math.max(0, start - this.contextFrames);
+      const b = Math.min(T, end + this.contextFrames);
+      const part = new Float32Array(C * (b - a));
+      for (let c = 0; c < C; c++) part.set(mel.data.subarray(c * T + a, c * T + b), c * (b - a));
+      const wave = await this.call(tensor('float32', [1, C, b - a], part));
+      const hop = wave.length / (b - a);
+      pieces.push(wave.subarray((start - a) * hop, (end - a) * hop));
+    }
+    const out = new Float32Array(pieces.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of pieces) { out.set(p, o); o += p.length; }
+    return { waveform: out };
+  }
+
+  private async call(mel: Tensor<'float32'>): Promise<Float32Array> {
     const out = await this.session.run({ mel });
-    return { waveform: (out.waveform as Tensor<'float32'>).data };
+    return (out.waveform as Tensor<'float32'>).data;
   }
 }
 
