@@ -1,7 +1,7 @@
 /**
  * The DiT/CFM loop inside Chromium on WebGPU (fp32), with the tensors kept in GPU memory between the steps
  * (GPU-buffer outputs and the Euler step graph) and without, and on WASM: each equals the golden CFM case
- * within its tolerance. Runs only where Chromium exposes a WebGPU adapter (`--enable-unsafe-webgpu`; on a
+ * within its tolerance (WebGPU: the bound WGSL's transcendental accuracy allows). Runs only where Chromium exposes a WebGPU adapter (`--enable-unsafe-webgpu`; on a
  * machine without a GPU that is SwiftShader, a CPU emulation); otherwise the test is skipped and says why.
  */
 import { after, before, test } from 'node:test';
@@ -62,6 +62,9 @@ for (const id of ['nets_cfm_W_cfg0p7', 'nets_cfm_W_cfg0p0'] as const) {
     const args = c.args as { n_timesteps: number; inference_cfg_rate: number };
     const expected = getTensor(caseTensors(c), 'output');
     const tol = c.compare.find((x) => x.tensor === 'output')!.tol;
+    // WGSL guarantees sin/cos only to 2^-11 absolute error and exp to 3 + 2|x| ULP (the golden tolerance was set
+    // for CPU libm); SwiftShader measured 1.5e-4–1.8e-4 here, so WebGPU gets the WGSL-derived bound 1e-3.
+    const tolFor = (device: string) => (device === 'webgpu' ? Math.max(tol, 1e-3) : tol);
     const settings = [
       { device: 'wasm', resident: false },
       ...(adapter === null ? [] : [{ device: 'webgpu', resident: true }, { device: 'webgpu', resident: false }] as const),
@@ -74,8 +77,8 @@ for (const id of ['nets_cfm_W_cfg0p7', 'nets_cfm_W_cfg0p0'] as const) {
       });
       assert.equal(r.device, s.device, `the session ran on ${s.device}`);
       assert.equal(r.resident, s.resident, `GPU-resident loop ${s.resident ? 'used' : 'not used'}`);
-      const err = assertClose(`${id} on ${s.device}${s.resident ? ' (GPU-resident)' : ''}`, { shape: expected.shape, data: Float32Array.from(r.output) }, expected, tol);
-      t.diagnostic(`${s.device}${s.resident ? ', GPU-resident' : ''}: err ${err.toExponential(2)} (tol ${tol})${r.adapter ? `; adapter ${r.adapter}` : ''}`);
+      const err = assertClose(`${id} on ${s.device}${s.resident ? ' (GPU-resident)' : ''}`, { shape: expected.shape, data: Float32Array.from(r.output) }, expected, tolFor(s.device));
+      t.diagnostic(`${s.device}${s.resident ? ', GPU-resident' : ''}: err ${err.toExponential(2)} (tol ${tolFor(s.device)})${r.adapter ? `; adapter ${r.adapter}` : ''}`);
     }
   });
 }
