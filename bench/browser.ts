@@ -25,7 +25,7 @@ import { SeedVc } from '../src/node/load.ts';
 import { parseSeedVcConfig } from '../src/core/models/config.ts';
 import { loadDitCheckpoint } from '../src/core/models/dit-checkpoint.ts';
 import { type DitShapes, buildDitEstimator, ditParamShapes } from '../src/core/nets/dit.ts';
-import { findMultiple } from '../src/core/models/config.ts';
+import { uvitWavenetDit } from './official.ts';
 import { AUDIO, GOLDEN, HUB, PROJECT_ROOT } from '../test/helpers/golden.ts';
 import { randomWeights } from '../test/helpers/random-weights.ts';
 import { buildLab, runLab } from '../test/browser/lab.ts';
@@ -128,15 +128,7 @@ async function benchTiny(): Promise<unknown> {
 
 // ---- the DiT/CFM loop on Chromium's WebGPU adapter, GPU-resident vs not ----
 /** A mid-size DiT (random weights): the official layout at a quarter of its width, 6 of its 13 blocks (SwiftShader is slow). */
-const DIT_MID: DitShapes = {
-  styleDim: 192,
-  dit: {
-    hiddenDim: 128, numHeads: 4, depth: 6, inChannels: 80, contentDim: 128, styleCondition: true, finalLayerType: 'wavenet',
-    longSkipConnection: true, uvitSkipConnection: true, timeAsToken: false, styleAsToken: false, isCausal: false,
-    zeroPromptSpeechToken: false, blockSize: 16384, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 128) / 3), 256),
-  },
-  wavenet: { hiddenDim: 128, numLayers: 4, kernelSize: 5, dilationRate: 1 },
-};
+const DIT_MID: DitShapes = uvitWavenetDit(128, 4, 6, 4);
 
 async function benchCfm(): Promise<unknown> {
   const out = mkdtempSync(join(tmpdir(), 'seed-vc-bench-cfm-'));

@@ -9,15 +9,20 @@ import type { GraphBuilder } from '../src/core/onnx/graph.ts';
 import type { Precision } from '../src/core/onnx/nn.ts';
 import { randomWeights } from '../test/helpers/random-weights.ts';
 
-export const DIT_OFFICIAL: DitShapes = {
-  styleDim: 192,
-  dit: {
-    hiddenDim: 512, numHeads: 8, depth: 13, inChannels: 80, contentDim: 512, styleCondition: true, finalLayerType: 'wavenet',
-    longSkipConnection: true, uvitSkipConnection: true, timeAsToken: false, styleAsToken: false, isCausal: false,
-    zeroPromptSpeechToken: false, blockSize: 16384, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * 512) / 3), 256),
-  },
-  wavenet: { hiddenDim: 512, numLayers: 8, kernelSize: 5, dilationRate: 1 },
-};
+/** The whisper-small-wavenet DiT layout (UViT skips, style condition, WaveNet head) at a given width and depth. */
+export function uvitWavenetDit(hiddenDim: number, numHeads: number, depth: number, wavenetLayers: number): DitShapes {
+  return {
+    styleDim: 192,
+    dit: {
+      hiddenDim, numHeads, depth, inChannels: 80, contentDim: hiddenDim, styleCondition: true, finalLayerType: 'wavenet',
+      longSkipConnection: true, uvitSkipConnection: true, timeAsToken: false, styleAsToken: false, isCausal: false,
+      zeroPromptSpeechToken: false, blockSize: 16384, ropeBase: 10000, normEps: 1e-5, intermediateSize: findMultiple(Math.trunc((8 * hiddenDim) / 3), 256),
+    },
+    wavenet: { hiddenDim, numLayers: wavenetLayers, kernelSize: 5, dilationRate: 1 },
+  };
+}
+
+export const DIT_OFFICIAL: DitShapes = uvitWavenetDit(512, 8, 13, 8);
 
 /** config_dit_mel_seed_uvit_whisper_base_f0_44k.yml: the 44.1 kHz singing DiT (17 x 768, MLP head, 128 mels). */
 export const SINGING_DIT: DitShapes = {
