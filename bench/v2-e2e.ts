@@ -20,10 +20,9 @@ import { buildV2Dit, v2DitParamShapes } from '../src/core/nets/v2/dit.ts';
 import { type HubertConfig, buildHubert, hubertParamShapes } from '../src/core/nets/v2/hubert.ts';
 import { buildV2LengthRegulator, v2LengthRegulatorParamShapes } from '../src/core/nets/v2/length-regulator.ts';
 import { officialV2Wrapper, parseV2WrapperConfig } from '../src/core/models/v2-config.ts';
-import { V2_AR_CACHE, type V2NetSessions, type V2NetworkName } from '../src/core/models/v2-registry.ts';
+import { V2_AR_CACHE, type V2NetworkName, openV2Sessions } from '../src/core/models/v2-registry.ts';
 import type { GraphBuilder } from '../src/core/onnx/graph.ts';
 import type { Precision } from '../src/core/onnx/nn.ts';
-import { ArGenerator } from '../src/core/pipeline/v2/ar-generate.ts';
 import { seededDraws } from '../src/core/pipeline/v2/ar-sampler.ts';
 import { type V2ConvertResult, V2VoiceConverter } from '../src/core/pipeline/v2/convert.ts';
 import { type PrecisionRequest, type StageName, resolvePrecision } from '../src/core/precision.ts';
@@ -146,26 +145,11 @@ async function open(name: V2NetworkName, precision?: Precision): Promise<NetSess
   };
 }
 
-const fp32Fallback: V2NetSessions['fp32Fallback'] = {};
-for (const name of Object.keys(builders) as V2NetworkName[]) {
-  if (plan.stages[builders[name].stage].precision === 'fp32') continue;
-  let pending: Promise<NetSession> | undefined;
-  fp32Fallback[name] = () => (pending ??= open(name, 'fp32'));
-}
-let ar: ReturnType<V2NetSessions['ar']> | undefined;
 const conditionTable = randomWeights(new Map([['embedding.weight', [arParsed.conditionCodebook, AR.dim]]]), 9).get('embedding.weight', [arParsed.conditionCodebook, AR.dim]);
 log(`building the v2 networks (${request}${quick ? ', quick: 2 layers per deep stack' : ', official sizes'}, random weights)`);
-const sessions: V2NetSessions = {
-  ar: () => (ar ??= (async () => ({ generator: new ArGenerator(AR, await open('ar_prefill'), await open('ar_decode'), V2_AR_CACHE), conditionTable }))()),
-  hubert: await open('hubert'),
-  astralWide: await open('astral_wide'),
-  astralNarrow: await open('astral_narrow'),
-  speaker: await open('speaker'),
-  lengthRegulator: await open('length_regulator'),
-  estimator: await open('dit'),
-  vocoder: await open('vocoder'),
-  fp32Fallback,
-};
+const networks = (Object.keys(builders) as V2NetworkName[]).map((name) => ({ name, stage: builders[name].stage }));
+const sessions = await openV2Sessions(networks, open, plan, AR, conditionTable);
+const { fp32Fallback } = sessions;
 // fp16 mode: the default path runs the fp32 DiT twin (opened lazily by the library); open it before timing.
 if (fp32Fallback.dit) await fp32Fallback.dit();
 const converter = new V2VoiceConverter(config, sessions);

@@ -43,6 +43,19 @@ function showError(e: unknown): void {
   el.error.textContent = `${(e as Error).name ?? 'Error'}: ${(e as Error).message ?? String(e)}`;
 }
 
+/** A load or conversion that ended early: "cancelled" (progress reset) or "failed" (the error shown). */
+function showStopped(status: HTMLElement, progress: HTMLProgressElement, e: unknown, cancelled: (e: Error) => string, failed: string): void {
+  if (isCancel(e)) {
+    status.textContent = cancelled(e as Error);
+    status.dataset.state = 'cancelled';
+    progress.value = 0;
+  } else {
+    status.textContent = failed;
+    status.dataset.state = 'failed';
+    showError(e);
+  }
+}
+
 function showDevice(s: LoadSummary): void {
   const rows = STAGES.filter((st) => st !== 'pitch' || s.files.pitch)
     .map((st) => `<tr><td>${st}</td><td>${s.plan.stages[st].precision}</td><td>${escape(s.plan.stages[st].reason)}</td></tr>`).join('');
@@ -111,15 +124,7 @@ el.load.onclick = async () => {
     showDevice(loaded);
     el.convert.disabled = false;
   } catch (e) {
-    if (isCancel(e)) {
-      el.loadStatus.textContent = 'Cancelled: no model is loaded';
-      el.loadStatus.dataset.state = 'cancelled';
-      el.loadProgress.value = 0;
-    } else {
-      el.loadStatus.textContent = 'loading failed';
-      el.loadStatus.dataset.state = 'failed';
-      showError(e);
-    }
+    showStopped(el.loadStatus, el.loadProgress, e, () => 'Cancelled: no model is loaded', 'loading failed');
   } finally {
     running = undefined;
     el.load.disabled = false;
@@ -185,16 +190,8 @@ el.convert.onclick = async () => {
     el.convertStatus.dataset.state = 'done';
     el.convertStatus.dataset.timings = JSON.stringify(r.timings);
   } catch (e) {
-    if (isCancel(e)) {
-      // The worker stopped between two session runs; the model stays loaded for the next conversion.
-      el.convertStatus.textContent = `Cancelled (${(e as Error).message})`;
-      el.convertStatus.dataset.state = 'cancelled';
-      el.convertProgress.value = 0;
-    } else {
-      el.convertStatus.textContent = 'conversion failed';
-      el.convertStatus.dataset.state = 'failed';
-      showError(e);
-    }
+    // A cancelled conversion stopped between two session runs; the model stays loaded for the next one.
+    showStopped(el.convertStatus, el.convertProgress, e, (c) => `Cancelled (${c.message})`, 'conversion failed');
   } finally {
     running = undefined;
     el.cancel.disabled = true;

@@ -14,13 +14,13 @@ import { buildAstralExtractor, loadAstralWeights } from '../nets/v2/astral.ts';
 import { buildV2Dit } from '../nets/v2/dit.ts';
 import { type HubertConfig, buildHubert, loadHubertWeights, parseHubertConfig } from '../nets/v2/hubert.ts';
 import { buildV2LengthRegulator } from '../nets/v2/length-regulator.ts';
-import { type ArCacheLayout, type ArCheckpoint, arConfigFromWrapper, buildArDecode, buildArPrefill, loadArCheckpoint } from '../nets/v2/ar.ts';
+import { type ArCacheLayout, type ArCheckpoint, type ArConfig, arConfigFromWrapper, buildArDecode, buildArPrefill, loadArCheckpoint } from '../nets/v2/ar.ts';
 import { ArGenerator } from '../pipeline/v2/ar-generate.ts';
 import type { PrecisionPlan } from '../precision.ts';
 import type { Tensor } from '../tensor.ts';
 import type { NetSession } from '../runtime.ts';
 import { CAMPPLUS, bigvganFiles, transformersFiles } from './catalog.ts';
-import type { FileSpec, ModelFamily, NetworkSpec } from './registry.ts';
+import type { FileSpec, ModelFamily, NetworkSpec, OpenNetwork } from './registry.ts';
 import { type V2CfmCheckpoint, loadV2CfmCheckpoint } from './v2-checkpoint.ts';
 import { V2_HUB, type V2WrapperConfig } from './v2-config.ts';
 
@@ -118,31 +118,41 @@ export const SEED_VC_V2: ModelFamily<V2NetSessions, V2NetworkName, V2WrapperConf
     ];
     return {
       networks,
-      async sessions(open, plan: PrecisionPlan, log = () => {}) {
-        const fp32Fallback: V2NetSessions['fp32Fallback'] = {};
-        for (const n of networks) {
-          if (plan.stages[n.stage].precision === 'fp32') continue; // fp16, or fp16-storage on a CPU
-          let pending: Promise<NetSession> | undefined;
-          fp32Fallback[n.name] = () => (pending ??= (log(`fp16 guard: opening an fp32 ${n.name} session`), open(n.name, 'fp32')));
-        }
-        let ar: ReturnType<V2NetSessions['ar']> | undefined;
-        const conditionTable = arWeights().conditionTable; // small; read now so the weights can be released
-        return {
-          ar: () => (ar ??= (async () => ({
-            generator: new ArGenerator(arParsed.ar, await open('ar_prefill'), await open('ar_decode'), V2_AR_CACHE),
-            conditionTable,
-          }))()),
-          hubert: await open('hubert'),
-          astralWide: await open('astral_wide'),
-          astralNarrow: await open('astral_narrow'),
-          speaker: await open('speaker'),
-          lengthRegulator: await open('length_regulator'),
-          estimator: await open('dit'),
-          vocoder: await open('vocoder'),
-          fp32Fallback,
-        };
-      },
+      sessions: (open, plan: PrecisionPlan, log = () => {}) =>
+        // the condition table is small: read it now so the AR weights can be released
+        openV2Sessions(networks, open, plan, arParsed.ar, arWeights().conditionTable, log),
       releaseWeights() { cfm = undefined; arCkpt = undefined; },
     };
   },
 };
+
+/**
+ * Opens the v2 networks through `open` and wraps them into what the v2 converter takes: fp32 twins of the
+ * networks whose stage is not fp32 are opened on the fp16 guard's first need, the AR on first use.
+ */
+export async function openV2Sessions(
+  networks: readonly { name: V2NetworkName; stage: NetworkSpec<V2NetworkName>['stage'] }[], open: OpenNetwork<V2NetworkName>,
+  plan: PrecisionPlan, arConfig: ArConfig, conditionTable: Tensor<'float32'>, log: (line: string) => void = () => {},
+): Promise<V2NetSessions> {
+  const fp32Fallback: V2NetSessions['fp32Fallback'] = {};
+  for (const n of networks) {
+    if (plan.stages[n.stage].precision === 'fp32') continue; // fp16, or fp16-storage on a CPU
+    let pending: Promise<NetSession> | undefined;
+    fp32Fallback[n.name] = () => (pending ??= (log(`fp16 guard: opening an fp32 ${n.name} session`), open(n.name, 'fp32')));
+  }
+  let ar: ReturnType<V2NetSessions['ar']> | undefined;
+  return {
+    ar: () => (ar ??= (async () => ({
+      generator: new ArGenerator(arConfig, await open('ar_prefill'), await open('ar_decode'), V2_AR_CACHE),
+      conditionTable,
+    }))()),
+    hubert: await open('hubert'),
+    astralWide: await open('astral_wide'),
+    astralNarrow: await open('astral_narrow'),
+    speaker: await open('speaker'),
+    lengthRegulator: await open('length_regulator'),
+    estimator: await open('dit'),
+    vocoder: await open('vocoder'),
+    fp32Fallback,
+  };
+}
