@@ -1,5 +1,5 @@
 /**
- * Where the vocoder's time goes: node --import tsx bench/vocoder-profile.ts [frames] [runs] [threads]
+ * Where the vocoder's time goes: node --import tsx bench/vocoder-profile.ts [frames] [runs] [threads] [optimization]
  * Builds BigVGAN 22 kHz at official size (the e2e benchmark's random weights, fp32), runs `frames` mel frames
  * (default 862 = 10 s, the length of one DiT window's vocoder call) `runs` times under an ONNX Runtime profile
  * and prints the seconds per run, then kernel time, FLOPs and GFLOP/s per op type (depthwise convs apart from
@@ -18,8 +18,10 @@ type Shape = number[];
 interface NodeEvent { cat: string; name: string; dur: number; args?: { op_name?: string; input_type_shape?: Record<string, Shape>[]; output_type_shape?: Record<string, Shape>[] } }
 
 const frames = Number(process.argv[2] ?? 862), runs = Number(process.argv[3] ?? 2), threads = Number(process.argv[4] ?? 0) || undefined;
+// ORT graph optimization level ('all' adds the NCHWc layout transforms; 'extended' stops before them)
+const optimization = (process.argv[5] ?? 'all') as 'extended' | 'all';
 const dir = mkdtempSync(join(tmpdir(), 'seed-vc-vocoder-prof-'));
-const session = await nodeBackend.createSession(officialBuilders().vocoder('fp32').toOnnx(), { label: 'vocoder', threads, profilePrefix: join(dir, 'vocoder') });
+const session = await nodeBackend.createSession(officialBuilders().vocoder('fp32').toOnnx(), { label: 'vocoder', threads, optimization, profilePrefix: join(dir, 'vocoder') });
 const mel = tensor('float32', [1, 80, frames], Float32Array.from({ length: 80 * frames }, (_, i) => Math.sin(i * 0.37) - 5));
 for (let r = 0; r < runs; r++) {
   const t = performance.now();
