@@ -38,8 +38,8 @@ import { randomWeights } from '../test/helpers/random-weights.ts';
 
 export type E2eStage = 'content' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder';
 export const E2E_STAGES: readonly E2eStage[] = ['content', 'speaker', 'length_regulator', 'dit', 'vocoder'];
-/** The networks of a set: the speech set's five, plus RMVPE ('pitch') in the singing set. */
-export type E2eNet = E2eStage | 'pitch';
+/** The networks of a set: the speech set's five, plus RMVPE's U-Net ('pitch') and BiGRU head ('pitch_fc') in the singing set. */
+export type E2eNet = E2eStage | 'pitch' | 'pitch_fc';
 export type E2eSet = 'speech' | 'singing';
 
 export interface E2eRun {
@@ -77,7 +77,7 @@ export interface E2eResult {
   unknownNodes?: number;
 }
 
-export const E2E_BENCH_VERSION = 4; // bump when a builder changes what it emits
+export const E2E_BENCH_VERSION = 5; // bump when a builder changes what it emits
 const HUB = new URL('../../shared/golden/hub/Plachta/Seed-VC/config_dit_mel_seed_uvit_whisper_small_wavenet.yml', import.meta.url);
 const SINGING_HUB = new URL('../../shared/golden/hub/Plachta/Seed-VC/config_dit_mel_seed_uvit_whisper_base_f0_44k.yml', import.meta.url);
 const AUDIO = new URL('../../shared/audio/', import.meta.url);
@@ -117,7 +117,8 @@ export function singingBuilders(): Record<E2eNet, (p: import('../src/core/onnx/n
   return {
     content: speech.content,
     speaker: speech.speaker,
-    pitch: (precision) => buildRmvpe(RMVPE_OFFICIAL, randomWeights(rmvpeParamShapes(RMVPE_OFFICIAL), 8), { precision }),
+    pitch: (precision) => buildRmvpe(RMVPE_OFFICIAL, randomWeights(rmvpeParamShapes(RMVPE_OFFICIAL), 8), { precision, part: 'unet' }),
+    pitch_fc: (precision) => buildRmvpe(RMVPE_OFFICIAL, randomWeights(rmvpeParamShapes(RMVPE_OFFICIAL), 8), { precision, part: 'fc' }),
     length_regulator: (precision) => buildLengthRegulator(cfg.lengthRegulator, randomWeights(lengthRegulatorParamShapes(cfg.lengthRegulator), 9), { precision }),
     dit: (precision) => buildDitEstimator(SINGING_DIT, randomWeights(ditParamShapes(SINGING_DIT), 10), { precision, keyMask: false }),
     vocoder: (precision) => buildBigvgan(bigvgan44Cfg, randomWeights(bigvganParamShapes(bigvgan44Cfg), 12), { precision }),
@@ -135,9 +136,9 @@ async function audio(file: string, seconds: number): Promise<{ samples: Float32A
 
 function fileFromUrl(u: URL): string { return decodeURIComponent(u.pathname); }
 
-const STAGE_OF: Record<E2eNet, StageName> = { content: 'content', speaker: 'speaker', pitch: 'pitch', length_regulator: 'length_regulator', dit: 'dit', vocoder: 'vocoder' };
+const STAGE_OF: Record<E2eNet, StageName> = { content: 'content', speaker: 'speaker', pitch: 'pitch', pitch_fc: 'pitch', length_regulator: 'length_regulator', dit: 'dit', vocoder: 'vocoder' };
 const SPEECH_NETS: readonly E2eNet[] = E2E_STAGES;
-const SINGING_NETS: readonly E2eNet[] = ['content', 'speaker', 'pitch', 'length_regulator', 'dit', 'vocoder'];
+const SINGING_NETS: readonly E2eNet[] = ['content', 'speaker', 'pitch', 'pitch_fc', 'length_regulator', 'dit', 'vocoder'];
 
 /** The resident set now, after a full GC when the process runs with --expose-gc (bytes). */
 function residentNow(): number {
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
     lengthRegulator: sessions.length_regulator,
     estimator: sessions.dit,
     vocoder: new GraphVocoder(sessions.vocoder),
-    pitch: set === 'singing' ? new RmvpePitchExtractor(sessions.pitch) : undefined,
+    pitch: set === 'singing' ? new RmvpePitchExtractor(sessions.pitch, sessions.pitch_fc) : undefined,
   });
   const source = set === 'singing' ? await audio('singing_technopolis_48k.wav', Number(srcArg)) : await audio('source_s1.wav', Number(srcArg));
   const reference = set === 'singing' ? await audio('teio_0.wav', Number(refArg)) : await audio('s1p1.wav', Number(refArg));

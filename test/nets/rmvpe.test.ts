@@ -4,8 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rmvpeMel } from '../../src/core/dsp/index.ts';
 import {
-  RMVPE_OFFICIAL, buildRmvpe, loadRmvpeWeights, padMelForRmvpe, rmvpeConfigFromWeights, rmvpeF0, rmvpeParamShapes,
+  RMVPE_CONTEXT_FRAMES, RMVPE_OFFICIAL, buildRmvpe, loadRmvpeWeights, padMelForRmvpe, rmvpeConfigFromWeights, rmvpeContextFrames, rmvpeF0,
+  rmvpeHiddenWindowed, rmvpeParamShapes,
 } from '../../src/core/nets/rmvpe.ts';
+import { ModelMismatchError } from '../../src/core/errors.ts';
 import type { Precision } from '../../src/core/onnx/nn.ts';
 import { type Tensor, tensor } from '../../src/core/tensor.ts';
 import { nodeBackend } from '../../src/node/backend.ts';
@@ -109,4 +111,75 @@ test('RMVPE at the official size E2E(4, 1, (2, 2)) runs on 64 frames', async (t)
   assert.deepEqual([...hidden.shape], [1, 64, 360]);
   assert.ok(allFinite(hidden.data), 'finite salience');
   t.diagnostic(`official-size RMVPE (${(g.weightBytes / 2 ** 20).toFixed(0)} MiB of weights): build + run ${(performance.now() - t0).toFixed(0)} ms`);
+});
+
+/** Largest |a - b| over two equally long arrays. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+test('RMVPE in two parts (U-Net, BiGRU head) equals the whole graph and the golden salience', async (t) => {
+  const c = goldenCase('nets_rmvpe');
+  const gt = caseTensors(c);
+  const w = loadTiny();
+  const cfg = rmvpeConfigFromWeights(w);
+  const mel = padMelForRmvpe(getF32(gt, 'intermediate.mel'));
+  const whole = (await runGraph(buildRmvpe(cfg, w), { mel })).hidden as Tensor<'float32'>;
+  const { features } = await runGraph(buildRmvpe(cfg, w, { part: 'unet' }), { mel });
+  assert.deepEqual([...features.shape], [1, mel.shape[2], 3 * cfg.nMels]);
+  const split = (await runGraph(buildRmvpe(cfg, w, { part: 'fc' }), { features })).hidden as Tensor<'float32'>;
+  const d = maxAbsDiff(split.data, whole.data);
+  t.diagnostic(`split vs whole: max |diff| ${d.toExponential(2)}`);
+  assert.ok(d <= 1e-6, `split graph differs from the whole one by ${d}`);
+  assertClose('output.hidden', firstRows(split, 201), getTensor(gt, 'output.hidden'), tolerance(c, 'output.hidden'));
+});
+
+test('RMVPE U-Net context: official E2E sees 1600 frames each side, deeper nets are refused for windowed runs', () => {
+  // 3x3 convs: encoder 8 x (1+2+4+8+16) = 248, intermediate 16 x 2 x 32 = 1024, decoder 62 + 248, cnn 1 = 1583 -> 1600 on the 32-frame grid
+  assert.equal(rmvpeContextFrames(RMVPE_OFFICIAL), 1600);
+  assert.equal(RMVPE_CONTEXT_FRAMES, 1600);
+  const deeper = { ...RMVPE_OFFICIAL, interLayers: 5, enOutChannels: 1 };
+  assert.throws(() => buildRmvpe(deeper, randomWeights(rmvpeParamShapes(deeper), 1), { part: 'unet' }), (e: unknown) =>
+    e instanceof ModelMismatchError && /1856 frames each side.*at most 1600/.test(e.message));
+});
+
+test('RMVPE run in windows with its context equals one whole run on a long input; too little context does not', async (t) => {
+  const w = loadTiny();
+  const cfg = rmvpeConfigFromWeights(w);
+  // 24 s of a gliding two-partial tone with noise: 2401 frames, padded to 2432 (40 windows of 64 frames)
+  const rnd = seededUniform(3);
+  let phase = 0;
+  const audio = Float32Array.from({ length: 24 * 16000 }, (_, i) => {
+    phase += (2 * Math.PI * (180 + 120 * Math.sin(i / 16000))) / 16000;
+    return 0.4 * Math.sin(phase) + 0.2 * Math.sin(2 * phase) + 0.05 * (rnd() - 0.5);
+  });
+  const unet = await nodeBackend.createSession(buildRmvpe(cfg, w, { part: 'unet' }).toOnnx(), { label: 'rmvpe_unet' });
+  const fc = await nodeBackend.createSession(buildRmvpe(cfg, w, { part: 'fc' }).toOnnx(), { label: 'rmvpe_fc' });
+  const whole = await nodeBackend.createSession(buildRmvpe(cfg, w).toOnnx(), { label: 'rmvpe' });
+  try {
+    const padded = padMelForRmvpe(rmvpeMel(audio));
+    const reference = (await whole.run({ mel: padded })).hidden as Tensor<'float32'>;
+    let windows = 0;
+    const runUnet = async (mel: Tensor<'float32'>) => { windows++; return (await unet.run({ mel })).features; };
+    const runFc = async (features: Tensor<'float32'>) => (await fc.run({ features })).hidden;
+    const context = rmvpeContextFrames(cfg);
+    const windowed = await rmvpeHiddenWindowed(runUnet, runFc, padded, { coreFrames: 64, contextFrames: context });
+    assert.equal(windows, padded.shape[2] / 64);
+    const d = maxAbsDiff(windowed.data as Float32Array, reference.data);
+    const short = await rmvpeHiddenWindowed(runUnet, runFc, padded, { coreFrames: 64, contextFrames: 32 });
+    const dShort = maxAbsDiff(short.data as Float32Array, reference.data);
+    t.diagnostic(`${padded.shape[2]} frames in windows of 64: context ${context} -> max |diff| ${d.toExponential(2)}; context 32 -> ${dShort.toExponential(2)}`);
+    assert.ok(d <= 1e-6, `windowed salience differs from the whole run by ${d}`);
+    assert.ok(dShort > 1e-4, `a 32-frame context should change the salience (diff ${dShort})`);
+    // inputs that fit one window take the single-run path
+    windows = 0;
+    const one = await rmvpeHiddenWindowed(runUnet, runFc, padded, { coreFrames: 4096, contextFrames: context });
+    assert.equal(windows, 1);
+    assert.ok(maxAbsDiff(one.data as Float32Array, reference.data) <= 1e-6);
+  } finally {
+    await Promise.all([unet.release(), fc.release(), whole.release()]);
+  }
 });

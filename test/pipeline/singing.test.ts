@@ -66,7 +66,9 @@ before(async () => {
     lengthRegulator: await open(buildLengthRegulator(cfg.lengthRegulator, ckpt.lengthRegulator).toOnnx(), 'lr'),
     estimator: await open(buildDitEstimator(cfg, ckpt.estimator, { keyMask: false }).toOnnx(), 'dit'),
     vocoder: new GraphVocoder(await open(buildBigvgan(vcfg, loadBigvganWeights(read(join(vdir, 'bigvgan_generator.pt')), 'bigvgan', vcfg)).toOnnx(), 'bigvgan44k')),
-    pitch: new RmvpePitchExtractor(await open(buildRmvpe(rmvpeConfigFromWeights(rw), rw).toOnnx(), 'rmvpe')),
+    pitch: new RmvpePitchExtractor(
+      await open(buildRmvpe(rmvpeConfigFromWeights(rw), rw, { part: 'unet' }).toOnnx(), 'rmvpe_unet'),
+      await open(buildRmvpe(rmvpeConfigFromWeights(rw), rw, { part: 'fc' }).toOnnx(), 'rmvpe_fc')),
   });
   const song = readWav(read(join(AUDIO, 'singing_technopolis_48k.wav')), 'singing');
   singing = { samples: toMono(song).subarray(0, 3 * song.sampleRate), sampleRate: song.sampleRate };

@@ -44,7 +44,8 @@ import type { SeedVcConfig } from './config.ts';
 import { type DitCheckpoint, loadDitCheckpoint } from './dit-checkpoint.ts';
 
 /** The networks of a Seed-VC v1 model set (also the labels of their sessions and cached graphs). */
-export type NetworkName = 'content' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder' | 'pitch';
+/** 'pitch' is RMVPE's U-Net (run in windows), 'pitch_fc' its BiGRU head (run over the whole input). */
+export type NetworkName = 'content' | 'speaker' | 'length_regulator' | 'dit' | 'vocoder' | 'pitch' | 'pitch_fc';
 
 /** Roles of the two files every model set starts from. */
 export const CHECKPOINT_ROLE = 'checkpoint';
@@ -149,6 +150,7 @@ export const SEED_VC_V1: ModelFamily = {
 
     let dit: DitCheckpoint | undefined;
     const ditWeights = () => (dit ??= loadDitCheckpoint(src.bytes(CHECKPOINT_ROLE), src.name(CHECKPOINT_ROLE), config));
+    let rmvpeWeights: WeightStore | undefined;
 
     const networks: NetworkSpec[] = [
       {
@@ -186,13 +188,14 @@ export const SEED_VC_V1: ModelFamily = {
       },
     ];
     if (hasPitch) {
-      networks.push({
-        name: 'pitch', stage: 'pitch', sources: ['pitch'],
-        build: (precision) => {
-          const w = loadRmvpeWeights(src.bytes('pitch'), src.name('pitch'));
-          return buildRmvpe(rmvpeConfigFromWeights(w), w, { precision });
-        },
-      });
+      const rmvpe = (precision: Precision, part: 'unet' | 'fc') => {
+        rmvpeWeights ??= loadRmvpeWeights(src.bytes('pitch'), src.name('pitch'));
+        return buildRmvpe(rmvpeConfigFromWeights(rmvpeWeights), rmvpeWeights, { precision, part });
+      };
+      networks.push(
+        { name: 'pitch', stage: 'pitch', sources: ['pitch'], build: (precision) => rmvpe(precision, 'unet') },
+        { name: 'pitch_fc', stage: 'pitch', sources: ['pitch'], build: (precision) => rmvpe(precision, 'fc') },
+      );
     }
 
     const makeContent = (session: NetSession): ContentEncoder => (whisperCfg
@@ -221,7 +224,7 @@ export const SEED_VC_V1: ModelFamily = {
           lengthRegulator: await open('length_regulator'),
           estimator: await open('dit'),
           vocoder: makeVocoder(await open('vocoder')),
-          pitch: hasPitch ? new RmvpePitchExtractor(await open('pitch')) : undefined,
+          pitch: hasPitch ? new RmvpePitchExtractor(await open('pitch'), await open('pitch_fc')) : undefined,
           fp32Fallback: {
             content: fp32Twin('content', makeContent),
             estimator: fp32Twin('dit', (s) => s),
@@ -230,7 +233,7 @@ export const SEED_VC_V1: ModelFamily = {
           },
         };
       },
-      releaseWeights() { dit = undefined; },
+      releaseWeights() { dit = undefined; rmvpeWeights = undefined; },
     };
   },
 };

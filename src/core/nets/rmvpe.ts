@@ -16,6 +16,12 @@
  *
  * Graph input `mel` [B, 128, T] must already be ZERO-padded on the right to a multiple of 32 frames
  * (padMelForRmvpe); output `hidden` [B, T, 360] salience for every padded frame.
+ *
+ * The graph can also be built in two parts (`part`): 'unet' (mel -> `features` [B, T, 384], the U-Net and
+ * the cnn) and 'fc' (`features` -> `hidden`, the BiGRU head). The U-Net's receptive field is finite
+ * (rmvpeContextFrames), so rmvpeHiddenWindowed runs it over windows of a long input with that much context
+ * on each side — the same features as one whole run — and only the BiGRU, whose input is 384 floats a
+ * frame, sees the whole sequence. Its activations then stay bounded however long the input is.
  */
 import { WeightStore } from '../checkpoint/state-dict.ts';
 import { decodeSalience, rmvpeMel, type RmvpeMel, type Signal } from '../dsp/index.ts';
@@ -50,8 +56,28 @@ export const RMVPE_OFFICIAL: RmvpeConfig = {
 /** mel2hidden pads to a multiple of 32 frames (2^5 for the five 2x2 poolings of the official U-Net). */
 const FRAME_MULTIPLE = 32;
 
+/**
+ * Frames of context on each side beyond which a U-Net output frame (`features`) cannot see, rounded up to the
+ * 2^layers pooling grid: at level s (frames 2^s apart) a 3x3 conv reaches 2^s frames further, a 2x2 average
+ * pool nothing beyond its own cell, a stride-2 transposed conv into level s at most 2^(s+1); the final cnn
+ * conv 1 frame. Official E2E(4, 1, (2, 2)): 248 (encoder) + 1024 (intermediate) + 310 (decoder) + 1 -> 1600.
+ */
+export function rmvpeContextFrames(cfg: RmvpeConfig): number {
+  const L = cfg.enDeLayers, perLayer = 2 * cfg.nBlocks;
+  let reach = 1; // cnn
+  for (let s = 0; s < L; s++) reach += perLayer * 2 ** s /* encoder */ + 2 ** (s + 1) + perLayer * 2 ** s /* decoder */;
+  reach += cfg.interLayers * perLayer * 2 ** L;
+  const grid = 2 ** L;
+  return grid * Math.ceil(reach / grid);
+}
+
+/** The context windowed runs use: enough for the official E2E (every released rmvpe.pt) and anything shallower. */
+export const RMVPE_CONTEXT_FRAMES = rmvpeContextFrames(RMVPE_OFFICIAL);
+
 export interface RmvpeBuildOptions {
   precision?: Precision;
+  /** 'whole' (default): mel -> hidden; 'unet': mel -> `features` [B, T, 3 * nMels]; 'fc': `features` -> hidden. */
+  part?: 'whole' | 'unet' | 'fc';
   /** Also output `gru_out` [B, T, 512], `logits` [B, T, 360], `encoder_out`, `intermediate_out`, `unet_out` (B, C, T, mel). */
   debugOutputs?: boolean;
 }
@@ -153,8 +179,14 @@ export function loadRmvpeWeights(bytes: Uint8Array, file: string): WeightStore {
 
 /** Builds the E2E graph: padded log-mel [B, 128, T] -> salience `hidden` [B, T, 360]. */
 export function buildRmvpe(cfg: RmvpeConfig, w: Weights, opts: RmvpeBuildOptions = {}): GraphBuilder {
-  const g = new GraphBuilder('rmvpe');
+  const part = opts.part ?? 'whole';
+  const g = new GraphBuilder(part === 'whole' ? 'rmvpe' : `rmvpe_${part}`);
   const nn = new Nn(g, opts.precision ?? 'fp32');
+  const featureWidth = 3 * cfg.nMels;
+  if (part === 'fc') return rmvpeHead(nn, w, cfg, g.input('features', 'float32', ['batch', 'frames', featureWidth]), opts);
+  if (part === 'unet' && rmvpeContextFrames(cfg) > RMVPE_CONTEXT_FRAMES) {
+    throw new ModelMismatchError(`RMVPE weights: a U-Net this deep (${cfg.enDeLayers} layers, ${cfg.interLayers} intermediate, ${cfg.nBlocks} blocks) sees ${rmvpeContextFrames(cfg)} frames each side; windowed runs allow at most ${RMVPE_CONTEXT_FRAMES} (the official E2E(4, 1, (2, 2)))`);
+  }
   const mel = g.input('mel', 'float32', ['batch', cfg.nMels, 'frames']);
   let x = nn.unsqueeze(nn.transpose(mel, [0, 2, 1]), [1]); // [B, 1, T, mel]
 
@@ -194,8 +226,18 @@ export function buildRmvpe(cfg: RmvpeConfig, w: Weights, opts: RmvpeBuildOptions
   if (opts.debugOutputs) g.output(x, 'unet_out');
 
   x = g.scope('cnn', () => nn.conv(x, w.get('cnn.weight'), w.get('cnn.bias'), { padding: 1 })); // [B, 3, T, mel]
-  let h = nn.reshape(nn.transpose(x, [0, 2, 1, 3]), [0, 0, -1]); // [B, T, 3 * mel], feature = channel * mel + bin
-  h = g.scope('fc', () => g.scope(0, () => g.scope('gru', () => biGru(nn, w, cfg, h))));
+  const features = nn.reshape(nn.transpose(x, [0, 2, 1, 3]), [0, 0, -1]); // [B, T, 3 * mel], feature = channel * mel + bin
+  if (part === 'unet') {
+    g.output(features, 'features', ['batch', 'frames', featureWidth]);
+    return g;
+  }
+  return rmvpeHead(nn, w, cfg, features, opts);
+}
+
+/** fc: BiGRU -> Linear -> sigmoid over [B, T, 3 * mel] features; outputs `hidden` [B, T, 360]. */
+function rmvpeHead(nn: Nn, w: Weights, cfg: RmvpeConfig, features: Value, opts: RmvpeBuildOptions): GraphBuilder {
+  const g = nn.g;
+  const h = g.scope('fc', () => g.scope(0, () => g.scope('gru', () => biGru(nn, w, cfg, features))));
   if (opts.debugOutputs) g.output(h, 'gru_out', ['batch', 'frames', 2 * cfg.gruHidden]);
   const logits = g.scope('fc', () => g.scope(1, () => nn.linear(h, w.get('fc.1.weight'), w.get('fc.1.bias'))));
   if (opts.debugOutputs) g.output(logits, 'logits', ['batch', 'frames', cfg.nClass]);
@@ -329,6 +371,58 @@ export function padMelForRmvpe(mel: Tensor<'float32'> | RmvpeMel): Tensor<'float
   const out = new Float32Array(b * c * tp);
   for (let r = 0; r < b * c; r++) out.set(src.subarray(r * t, (r + 1) * t), r * tp);
   return tensor('float32', [b, c, tp], out);
+}
+
+/** How rmvpeHiddenWindowed cuts a long input: frames kept per window, and frames of context on each side. */
+export interface RmvpeWindowing {
+  coreFrames: number;
+  contextFrames: number;
+}
+
+/** 4096 frames (41 s) kept per window: inputs up to 4096 + 2 x 1600 frames (73 s) run in one piece. */
+export const RMVPE_WINDOWING: RmvpeWindowing = { coreFrames: 4096, contextFrames: RMVPE_CONTEXT_FRAMES };
+
+/**
+ * The E2E salience of a padded mel [1, C, T] from the two graph parts: the U-Net over windows of
+ * `coreFrames` with `contextFrames` of real input on each side (fewer at the ends, where the whole run has
+ * its own padding too), the kept rows joined, then the BiGRU head over the whole sequence. With a context of
+ * at least rmvpeContextFrames(cfg) this equals one whole run; window edges stay on the 32-frame pooling grid.
+ */
+export async function rmvpeHiddenWindowed(
+  unet: (mel: Tensor<'float32'>) => Promise<Tensor>, fc: (features: Tensor<'float32'>) => Promise<Tensor>,
+  padded: Tensor<'float32'>, windowing: RmvpeWindowing = RMVPE_WINDOWING,
+): Promise<Tensor> {
+  const [b, c, t] = padded.shape;
+  const { coreFrames: core, contextFrames: ctx } = windowing;
+  if (b !== 1 || t % FRAME_MULTIPLE !== 0) throw new InvalidInputError(`rmvpeHiddenWindowed: expected a padded mel [1, C, T] with T a multiple of ${FRAME_MULTIPLE}, got [${padded.shape.join(', ')}]`);
+  if (core <= 0 || core % FRAME_MULTIPLE !== 0 || ctx < 0 || ctx % FRAME_MULTIPLE !== 0) {
+    throw new InvalidInputError(`rmvpeHiddenWindowed: core and context frames must be multiples of ${FRAME_MULTIPLE} (core > 0), got ${core} and ${ctx}`);
+  }
+  const check = (f: Tensor, frames: number): Float32Array => {
+    if (f.dtype !== 'float32' || f.shape.length !== 3 || f.shape[0] !== 1 || f.shape[1] !== frames) {
+      throw new InvalidInputError(`rmvpeHiddenWindowed: the U-Net returned ${f.dtype} [${f.shape.join(', ')}], expected float32 [1, ${frames}, features]`);
+    }
+    return f.data as Float32Array;
+  };
+  if (t <= core + 2 * ctx) {
+    const whole = await unet(padded);
+    check(whole, t);
+    return fc(whole as Tensor<'float32'>);
+  }
+  const src = padded.data as Float32Array;
+  let features: Float32Array | undefined;
+  let width = 0;
+  for (let start = 0; start < t; start += core) {
+    const from = Math.max(0, start - ctx), to = Math.min(t, start + core + ctx), n = to - from;
+    const win = new Float32Array(c * n);
+    for (let ch = 0; ch < c; ch++) win.set(src.subarray(ch * t + from, ch * t + to), ch * n);
+    const out = check(await unet(tensor('float32', [1, c, n], win)), n);
+    width ||= out.length / n;
+    features ??= new Float32Array(t * width);
+    const keep = Math.min(core, t - start);
+    features.set(out.subarray((start - from) * width, (start - from + keep) * width), start * width);
+  }
+  return fc(tensor('float32', [1, t, width], features!));
 }
 
 /**
