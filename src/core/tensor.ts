@@ -49,6 +49,14 @@ export function f32(shape: readonly number[], data?: Float32Array | ArrayLike<nu
   return tensor('float32', shape, arr);
 }
 
+/** Frames [from, to) of a channel-major [1, C, T] float tensor, as [1, C, to - from]. */
+export function sliceFrames(t: Tensor<'float32'>, from: number, to: number): Tensor<'float32'> {
+  const [, c, frames] = t.shape, n = to - from;
+  const out = new Float32Array(c * n);
+  for (let ch = 0; ch < c; ch++) out.set(t.data.subarray(ch * frames + from, ch * frames + to), ch * n);
+  return tensor('float32', [1, c, n], out);
+}
+
 /** Allocates a typed array of `n` elements for a dtype. */
 export function allocate<D extends DType>(dtype: D, n: number): TypedArrayFor<D> {
   switch (dtype) {

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { rmvpeMel } from '../../src/core/dsp/index.ts';
 import {
   RMVPE_CONTEXT_FRAMES, RMVPE_OFFICIAL, buildRmvpe, loadRmvpeWeights, padMelForRmvpe, rmvpeConfigFromWeights, rmvpeContextFrames, rmvpeF0,
-  rmvpeHiddenWindowed, rmvpeParamShapes,
+  rmvpeParamShapes,
 } from '../../src/core/nets/rmvpe.ts';
+import { rmvpeHiddenWindowed } from '../../src/core/pipeline/pitch.ts';
 import { ModelMismatchError } from '../../src/core/errors.ts';
 import type { Precision } from '../../src/core/onnx/nn.ts';
 import { type Tensor, tensor } from '../../src/core/tensor.ts';

@@ -19,7 +19,7 @@
  *
  * The graph can also be built in two parts (`part`): 'unet' (mel -> `features` [B, T, 384], the U-Net and
  * the cnn) and 'fc' (`features` -> `hidden`, the BiGRU head). The U-Net's receptive field is finite
- * (rmvpeContextFrames), so rmvpeHiddenWindowed runs it over windows of a long input with that much context
+ * (rmvpeContextFrames), so the pitch extractor (pipeline/pitch.ts) runs it over windows of a long input with that much context
  * on each side — the same features as one whole run — and only the BiGRU, whose input is 384 floats a
  * frame, sees the whole sequence. Its activations then stay bounded however long the input is.
  */
@@ -54,7 +54,7 @@ export const RMVPE_OFFICIAL: RmvpeConfig = {
 };
 
 /** mel2hidden pads to a multiple of 32 frames (2^5 for the five 2x2 poolings of the official U-Net). */
-const FRAME_MULTIPLE = 32;
+export const RMVPE_FRAME_MULTIPLE = 32;
 
 /**
  * Frames of context on each side beyond which a U-Net output frame (`features`) cannot see, rounded up to the
@@ -366,63 +366,11 @@ export function padMelForRmvpe(mel: Tensor<'float32'> | RmvpeMel): Tensor<'float
     throw new InvalidInputError(`padMelForRmvpe: expected a mel [B, C, T] or [C, T] with T >= 1, got [${shape.join(', ')}]`);
   }
   const [b, c, t] = shape.length === 3 ? shape : [1, ...shape];
-  const tp = FRAME_MULTIPLE * Math.ceil(t / FRAME_MULTIPLE);
+  const tp = RMVPE_FRAME_MULTIPLE * Math.ceil(t / RMVPE_FRAME_MULTIPLE);
   const src = mel.data as Float32Array;
   const out = new Float32Array(b * c * tp);
   for (let r = 0; r < b * c; r++) out.set(src.subarray(r * t, (r + 1) * t), r * tp);
   return tensor('float32', [b, c, tp], out);
-}
-
-/** How rmvpeHiddenWindowed cuts a long input: frames kept per window, and frames of context on each side. */
-export interface RmvpeWindowing {
-  coreFrames: number;
-  contextFrames: number;
-}
-
-/** 4096 frames (41 s) kept per window: inputs up to 4096 + 2 x 1600 frames (73 s) run in one piece. */
-export const RMVPE_WINDOWING: RmvpeWindowing = { coreFrames: 4096, contextFrames: RMVPE_CONTEXT_FRAMES };
-
-/**
- * The E2E salience of a padded mel [1, C, T] from the two graph parts: the U-Net over windows of
- * `coreFrames` with `contextFrames` of real input on each side (fewer at the ends, where the whole run has
- * its own padding too), the kept rows joined, then the BiGRU head over the whole sequence. With a context of
- * at least rmvpeContextFrames(cfg) this equals one whole run; window edges stay on the 32-frame pooling grid.
- */
-export async function rmvpeHiddenWindowed(
-  unet: (mel: Tensor<'float32'>) => Promise<Tensor>, fc: (features: Tensor<'float32'>) => Promise<Tensor>,
-  padded: Tensor<'float32'>, windowing: RmvpeWindowing = RMVPE_WINDOWING,
-): Promise<Tensor> {
-  const [b, c, t] = padded.shape;
-  const { coreFrames: core, contextFrames: ctx } = windowing;
-  if (b !== 1 || t % FRAME_MULTIPLE !== 0) throw new InvalidInputError(`rmvpeHiddenWindowed: expected a padded mel [1, C, T] with T a multiple of ${FRAME_MULTIPLE}, got [${padded.shape.join(', ')}]`);
-  if (core <= 0 || core % FRAME_MULTIPLE !== 0 || ctx < 0 || ctx % FRAME_MULTIPLE !== 0) {
-    throw new InvalidInputError(`rmvpeHiddenWindowed: core and context frames must be multiples of ${FRAME_MULTIPLE} (core > 0), got ${core} and ${ctx}`);
-  }
-  const check = (f: Tensor, frames: number): Float32Array => {
-    if (f.dtype !== 'float32' || f.shape.length !== 3 || f.shape[0] !== 1 || f.shape[1] !== frames) {
-      throw new InvalidInputError(`rmvpeHiddenWindowed: the U-Net returned ${f.dtype} [${f.shape.join(', ')}], expected float32 [1, ${frames}, features]`);
-    }
-    return f.data as Float32Array;
-  };
-  if (t <= core + 2 * ctx) {
-    const whole = await unet(padded);
-    check(whole, t);
-    return fc(whole as Tensor<'float32'>);
-  }
-  const src = padded.data as Float32Array;
-  let features: Float32Array | undefined;
-  let width = 0;
-  for (let start = 0; start < t; start += core) {
-    const from = Math.max(0, start - ctx), to = Math.min(t, start + core + ctx), n = to - from;
-    const win = new Float32Array(c * n);
-    for (let ch = 0; ch < c; ch++) win.set(src.subarray(ch * t + from, ch * t + to), ch * n);
-    const out = check(await unet(tensor('float32', [1, c, n], win)), n);
-    width ||= out.length / n;
-    features ??= new Float32Array(t * width);
-    const keep = Math.min(core, t - start);
-    features.set(out.subarray((start - from) * width, (start - from + keep) * width), start * width);
-  }
-  return fc(tensor('float32', [1, t, width], features!));
 }
 
 /**

@@ -1,7 +1,8 @@
 /** Vocoders behind one interface: mel [1, mels, frames] -> waveform at the model rate. */
 import type { NetSession } from '../runtime.ts';
-import { type Tensor, tensor } from '../tensor.ts';
+import { type Tensor, sliceFrames, tensor } from '../tensor.ts';
 import { Rng } from './random.ts';
+import { contextWindows } from './windows.ts';
 
 /** HiFT's random source draws for one call: harmonic phases [nb_harmonics + 1] and sine noise [nb_harmonics + 1, samples]. */
 export interface VocoderDraws {
@@ -53,18 +54,13 @@ export class GraphVocoder implements Vocoder {
   }
 
   async run(mel: Tensor<'float32'>): Promise<VocoderOutput> {
-    const [, C, T] = mel.shape;
+    const T = mel.shape[2];
     if (T <= this.maxFrames) return { waveform: await this.call(mel) };
     const pieces: Float32Array[] = [];
-    for (let start = 0; start < T; start += this.maxFrames) {
-      const end = Math.min(start + this.maxFrames, T);
-      const a = Math.max(0, start - this.contextFrames);
-      const b = Math.min(T, end + this.contextFrames);
-      const part = new Float32Array(C * (b - a));
-      for (let c = 0; c < C; c++) part.set(mel.data.subarray(c * T + a, c * T + b), c * (b - a));
-      const wave = await this.call(tensor('float32', [1, C, b - a], part));
-      const hop = wave.length / (b - a);
-      pieces.push(wave.subarray((start - a) * hop, (end - a) * hop));
+    for (const w of contextWindows(T, this.maxFrames, this.contextFrames)) {
+      const wave = await this.call(sliceFrames(mel, w.from, w.to));
+      const hop = wave.length / (w.to - w.from);
+      pieces.push(wave.subarray((w.start - w.from) * hop, (w.end - w.from) * hop));
     }
     const out = new Float32Array(pieces.reduce((n, p) => n + p.length, 0));
     let o = 0;

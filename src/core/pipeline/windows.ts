@@ -4,6 +4,8 @@
  *    first drops its first 250 encoder frames (the 5 s overlap), and the rest are concatenated.
  *  - The DiT sees at most `sr // hop * 30` frames including the prompt: source windows of
  *    `maxContext - P` frames overlapping by 16 frames, joined on the waveform by a cos^2 crossfade.
+ * and the schedule of the networks whose outputs only see a bounded receptive field (BigVGAN, RMVPE's
+ * U-Net): pieces run with enough real input around them that the kept part equals one whole run.
  */
 import { crossfade } from '../dsp/index.ts';
 
@@ -102,4 +104,22 @@ export class WaveJoiner {
     for (const p of this.pieces) { out.set(p, o); o += p.length; }
     return out;
   }
+}
+
+/** A piece of a long input run with context: frames [from, to) go in, the outputs of [start, end) are kept. */
+export interface ContextWindow {
+  start: number;
+  end: number;
+  from: number;
+  to: number;
+}
+
+/** Pieces of `core` frames covering [0, total), each with up to `context` frames of real input on both sides. */
+export function contextWindows(total: number, core: number, context: number): ContextWindow[] {
+  const out: ContextWindow[] = [];
+  for (let start = 0; start < total; start += core) {
+    const end = Math.min(start + core, total);
+    out.push({ start, end, from: Math.max(0, start - context), to: Math.min(total, end + context) });
+  }
+  return out;
 }
